@@ -1,0 +1,1 @@
+"""The .nemo language: parser, syntax tree, checks and formatter."""

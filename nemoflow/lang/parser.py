@@ -1,0 +1,624 @@
+"""Text → syntax tree: the Lark parser, its error messages, and recovery.
+
+Syntax errors are turned into diagnostics that name the file, line and
+column, say what was expected in words (never `__ANON_0`), and suggest the
+fix for known mistakes (Lark's `match_examples`). To report several
+independent errors in one pass, the offending statement is blanked out
+(positions kept) and the text parsed again, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from .. import resources
+from . import ast
+from .diagnostics import Diagnostic, RecipeError, Sources, Span, suggestion
+from .literals import LiteralError, read_color, read_quantity, read_ratio, read_string, read_timecode
+
+MAX_RECIPE_BYTES = 10 * 1024 * 1024
+MAX_SYNTAX_ERRORS = 20
+
+STATEMENT_KEYWORDS = ("include", "param", "media", "edit", "ask", "export", "expect", "for")
+
+_VALUE_TERMINALS = {"STRING", "LONG_STRING", "QUANTITY", "TIMECODE", "RATIO", "COLOR", "VAR", "TRUE", "FALSE", "LSQB"}
+_READABLE = {
+    "NAME": "a name",
+    "INDEXED": "a name",
+    "STRING": "a string",
+    "LONG_STRING": "a string",
+    "QUANTITY": "a number or quantity (`2s`, `35%`, `4k`)",
+    "TIMECODE": "a timecode (`00:01:02.5`)",
+    "RATIO": "an aspect ratio (`9:16`)",
+    "COLOR": "a color (`#ffcc00`)",
+    "VAR": "a `$param`",
+    "CMP": "a comparison (`==`, `<=`, …)",
+    "_NL": "end of line",
+    "$END": "end of file",
+}
+
+
+class BracketNewlines:
+    """Postlexer: newlines inside ( ) and [ ] do not end a statement."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream):
+        depth = 0
+        for tok in stream:
+            if tok.type in ("LPAR", "LSQB"):
+                depth += 1
+            elif tok.type in ("RPAR", "RSQB"):
+                depth = max(0, depth - 1)
+            elif tok.type == "_NL" and depth:
+                continue
+            yield tok
+
+
+class _CommentSink:
+    """Collects comments from newline tokens while lexing (for the formatter)."""
+
+    def __init__(self) -> None:
+        self.tokens: list[Token] = []
+
+    def __call__(self, tok: Token) -> Token:
+        if "#" in tok.value:
+            self.tokens.append(tok)
+        return tok
+
+
+_SINK = _CommentSink()
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    grammar = resources.grammar_text()
+    return Lark(
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        postlex=BracketNewlines(),
+        lexer_callbacks={"_NL": _SINK},
+    )
+
+
+@lru_cache(maxsize=1)
+def _terminal_names() -> dict[str, str]:
+    """Readable names for terminals: keywords and punctuation shown as written."""
+    names = dict(_READABLE)
+    for term in _lark().terminals:
+        if term.name in names:
+            continue
+        pat = term.pattern
+        if pat.type == "str":
+            names[term.name] = f"`{pat.value}`"
+        elif term.name == "CMP":
+            names[term.name] = _READABLE["CMP"]
+        else:
+            names[term.name] = term.name.lower().replace("_", " ")
+    return names
+
+
+def readable_expected(expected) -> tuple[str, ...]:
+    names = _terminal_names()
+    exp = set(expected)
+    out: list[str] = []
+    if len(exp & _VALUE_TERMINALS) >= 5:
+        exp -= _VALUE_TERMINALS
+        out.append("a value")
+    seen = set(out)
+    for term in sorted(exp, key=lambda t: (not t.isalpha() or t.startswith("_"), names.get(t, t))):
+        label = names.get(term, term)
+        if label not in seen:
+            seen.add(label)
+            out.append(label)
+    return tuple(out)
+
+
+# ---- reading files ----------------------------------------------------------
+
+def decode_source(data: bytes, file: str) -> str:
+    """Bytes → text, with clear errors for non-UTF-8, binary and oversized files."""
+    if len(data) > MAX_RECIPE_BYTES:
+        raise RecipeError([Diagnostic(
+            Span.point(file, 1, 1),
+            f"file is {len(data) / 1e6:.1f} MB; a recipe is a text file of at most {MAX_RECIPE_BYTES // 2**20} MB",
+            "E001",
+            help="check that this is the recipe you meant to pass",
+        )])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+        sources = Sources()
+        sources.add(file, data.decode("utf-8", "replace"))
+        raise RecipeError([Diagnostic(
+            Span.point(file, line, col),
+            f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at line {line}, column {col})",
+            "E002",
+            help="save the recipe as UTF-8 text",
+        )], sources) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text
+
+
+def read_source(path: Path, display: str | None = None) -> str:
+    file = display or str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise RecipeError([Diagnostic(Span.point(file, 1, 1), f"no such recipe file: {file}", "E003",
+                                      help="check the path; recipes usually end in .nemo")]) from None
+    except IsADirectoryError:
+        raise RecipeError([Diagnostic(Span.point(file, 1, 1), f"{file} is a directory, not a recipe file", "E003")]) from None
+    except OSError as exc:
+        raise RecipeError([Diagnostic(Span.point(file, 1, 1), f"cannot read {file}: {exc.strerror}", "E003")]) from None
+    return decode_source(data, file)
+
+
+# ---- parsing ---------------------------------------------------------------
+
+def parse_module(text: str, file: str) -> ast.Module:
+    """Parse one file's text into a Module, or raise RecipeError with every syntax error found."""
+    sources = Sources()
+    sources.add(file, text)
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+        raise RecipeError([Diagnostic(
+            Span.point(file, 1, 1), "empty recipe", "E100",
+            help="a recipe starts with the version header `nemo 1`, then media, edit and export blocks",
+        )], sources)
+    bad = _control_character(text, file)
+    if bad is not None:
+        raise RecipeError([bad], sources)
+
+    diags: list[Diagnostic] = []
+    work = text if text.endswith("\n") else text + "\n"
+    tree = None
+    seen: set[tuple[int, int]] = set()
+    for _ in range(MAX_SYNTAX_ERRORS):
+        _SINK.tokens = []
+        try:
+            tree = _lark().parse(work)
+            break
+        except UnexpectedInput as exc:
+            diag, fatal = _syntax_diagnostic(exc, work, file)
+            where = (diag.span.line, diag.span.column)
+            if where in seen:
+                break
+            seen.add(where)
+            diags.append(diag)
+            if fatal:
+                break
+            repaired = _blank_statement(work, exc.line if exc.line > 0 else diag.span.line)
+            if repaired == work:
+                break
+            work = repaired
+    if diags:
+        raise RecipeError(diags, sources)
+    assert tree is not None
+    comments = _comments(_SINK.tokens, file)
+    builder = _Builder(file)
+    module = builder.module(tree, comments)
+    if builder.diags:
+        raise RecipeError(builder.diags, sources)
+    return module
+
+
+def parse_value(text: str, file: str = "<value>") -> ast.Item:
+    """Parse a single value (for `--set name=value`): a literal, a string, a list or a bare word."""
+    src = f"nemo 1\nmedia _ = _ {text}\n"
+    try:
+        module = parse_module(src, file)
+    except RecipeError:
+        raise RecipeError([Diagnostic(Span(file, 1, 1, 1, len(text) + 1), f"`{text}` is not a value", "E110",
+                                      help="write a literal like `1080p`, `2s`, `35%` or a quoted string")]) from None
+    items = module.statements[0].source.items
+    if len(items) != 2:
+        raise RecipeError([Diagnostic(Span(file, 1, 1, 1, len(text) + 1), f"`{text}` is not a single value", "E110",
+                                      help="quote text that contains spaces")])
+    return _reposition(items[1], file)
+
+
+def _reposition(item, file):
+    """Move a value parsed inside a wrapper back to column 1 of its own text."""
+    shift = len("media _ = _ ")
+
+    def fix(sp: Span) -> Span:
+        return Span(file, 1, sp.column - shift, 1, sp.end_column - shift)
+
+    import attrs
+
+    if isinstance(item, ast.ListLit):
+        return attrs.evolve(item, span=fix(item.span), items=tuple(_reposition(i, file) for i in item.items))
+    return attrs.evolve(item, span=fix(item.span))
+
+
+def _control_character(text: str, file: str) -> Diagnostic | None:
+    m = re.search(r"[\x00-\x08\x0b\x0e-\x1f\x7f]", text)
+    if not m:
+        return None
+    line = text.count("\n", 0, m.start()) + 1
+    col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+    return Diagnostic(Span.point(file, line, col), f"control character U+{ord(m.group()):04X} in recipe", "E004",
+                      help="a recipe is plain text; is this a binary file?")
+
+
+# Known mistakes, recognised by the parser state they fail in (Lark's match_examples).
+_KNOWN_MISTAKES: dict[str, tuple[str, str, list[str]]] = {
+    "media_missing_equal": ("missing `=` in media declaration", 'write `media NAME = "path/to/file.mp4"`',
+                            ['nemo 1\nmedia city "a.mp4"\n', "nemo 1\nmedia bars pattern\n"]),
+    "param_missing_equal": ("missing `=` in param declaration", "write `param NAME = default` or `param NAME: type = default`",
+                            ["nemo 1\nparam size 4k\n", 'nemo 1\nparam t "x"\n']),
+    "export_needs_source": ("an export needs the draft it renders", "write `export NAME = EDIT {`",
+                            ["nemo 1\nexport final {\n}\n"]),
+    "edit_block": ("an edit needs a `{ … }` block", "write `edit NAME {`, one operation per line, then `}`",
+                   ["nemo 1\nedit cut\n", 'nemo 1\nedit cut "x"\n']),
+    "ask_needs_source": ("an ask needs the draft it works on", 'write `ask NAME = EDIT "instruction"`',
+                         ['nemo 1\nask polish "make it pop"\n']),
+    "ask_needs_text": ("an ask needs an instruction", 'write `ask NAME = EDIT "instruction"`',
+                       ["nemo 1\nask polish = cut\n"]),
+    "body_on_open_line": ("put each line of a block on its own line after `{`", "break the line after `{`",
+                          ["nemo 1\nedit a {video b\n}\n", "nemo 1\nexport a = b {format mp4\n}\n",
+                           "nemo 1\nexpect a {duration < 2s\n}\n"]),
+    "close_on_clause_line": ("put `}` on its own line", "break the line before `}`",
+                             ["nemo 1\nedit a {\nvideo b }\n", "nemo 1\nexport a = b {\nformat mp4 }\n"]),
+    "expect_no_equal": ("an expect names the export it checks, without `=`", "write `expect EXPORT {`",
+                        ["nemo 1\nexpect checks = final {\n}\n"]),
+    "assertion_missing_value": ("missing value after the comparison", "write e.g. `duration <= 12s`",
+                                ["nemo 1\nexpect a {\nduration <=\n}\n"]),
+    "for_syntax": ("a for loop reads `for NAME in [ … ] {` or `for NAME in glob(\"…\") {`", None,
+                   ['nemo 1\nfor x ["a"] {\n}\n', 'nemo 1\nfor x in "a" {\n}\n']),
+}
+
+
+@lru_cache(maxsize=1)
+def _example_states() -> dict[tuple[int, str], str]:
+    """(LALR state, token type) → known-mistake label, from failing examples.
+
+    Lark's own `match_examples` also compares the depth of the parser stack,
+    so an example would only match a mistake made in a file's first
+    statement; the state number alone identifies the situation.
+    """
+    table: dict[tuple[int, str], str] = {}
+    for label, (_, _, examples) in _KNOWN_MISTAKES.items():
+        for example in examples:
+            try:
+                _lark().parse(example)
+            except UnexpectedToken as exc:
+                table.setdefault((exc.state.position, exc.token.type), label)
+            except UnexpectedInput:  # pragma: no cover - examples are token errors
+                pass
+    return table
+
+
+def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> tuple[Diagnostic, bool]:
+    """A readable diagnostic for a Lark error; the bool says whether to stop recovering."""
+    if isinstance(exc, UnexpectedCharacters):
+        line, col = exc.line, exc.column
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        if ch == '"':
+            end = text.find("\n", exc.pos_in_stream)
+            end_col = col + ((end if end >= 0 else len(text)) - exc.pos_in_stream)
+            return Diagnostic(Span(file, line, col, line, end_col), "unterminated string", "E102",
+                              help='close it with `"` on the same line, or use """…""" for text over several lines'), False
+        if ch == "#":
+            return Diagnostic(Span.point(file, line, col), "`#` here starts neither a comment nor a color", "E101",
+                              help="colors are `#rgb`, `#rrggbb` or `#rrggbbaa`; a comment is `#` then a space"), False
+        shown = ch if ch.isprintable() else f"U+{ord(ch):04X}"
+        return Diagnostic(Span.point(file, line, col), f"unexpected character `{shown}`", "E101",
+                          expected=readable_expected(exc.allowed or ())), False
+
+    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
+        opener = _unclosed_brace(text, file)
+        if opener is not None:
+            return Diagnostic(opener, "this block is never closed", "E103",
+                              help="add `}` on its own line after the block's last line"), True
+        end_line = text.count("\n") or 1
+        return Diagnostic(Span.point(file, end_line, 1), "unexpected end of file", "E104",
+                          expected=readable_expected(getattr(exc, "expected", ()) or ())), True
+
+    assert isinstance(exc, UnexpectedToken)
+    tok = exc.token
+    expected = set(exc.accepts or exc.expected or ())
+    span = _token_span(tok, file)
+    if tok.type == "_NL":
+        # Point just after the last thing on the line, where the value is missing.
+        span = Span.point(file, tok.line, tok.column)
+    label = _example_states().get((exc.state.position, tok.type)) if exc.state is not None else None
+    if label is not None:
+        message, help_text, _ = _KNOWN_MISTAKES[label]
+        return Diagnostic(span, message, "E105", expected=readable_expected(expected), help=help_text), False
+
+    if exc.state is not None and tok.line == 1 and "NEMO" in expected:
+        return Diagnostic(span, "a recipe must start with the version header `nemo 1`", "E106",
+                          help="add `nemo 1` as the first line"), True
+    if "MEDIA" in expected and tok.type in ("NAME", "INDEXED"):
+        hint = suggestion(tok.value, STATEMENT_KEYWORDS)
+        return Diagnostic(span, f"unknown statement `{tok.value}`", "E107",
+                          expected=tuple(f"`{k}`" for k in STATEMENT_KEYWORDS),
+                          help=hint or "each statement starts with one of the keywords above"), False
+    if "RBRACE" in expected and tok.type in ("NEMO",):
+        return Diagnostic(span, "`nemo` header inside a block", "E108"), False
+    if tok.type == "_NL":
+        message = "unexpected end of line"
+        if expected & _VALUE_TERMINALS:
+            message = "missing value: the line ends here"
+    else:
+        message = f"unexpected {_describe_token(tok)}"
+    return Diagnostic(span, message, "E109", expected=readable_expected(expected)), False
+
+
+def _describe_token(tok: Token) -> str:
+    names = _terminal_names()
+    if tok.type in ("NAME", "INDEXED"):
+        return f"name `{tok.value}`"
+    if tok.type in names and names[tok.type].startswith("`"):
+        return names[tok.type]
+    text = tok.value if len(tok.value) <= 40 else tok.value[:37] + "…"
+    return f"{names.get(tok.type, tok.type)} `{text}`" if tok.type not in ("STRING", "LONG_STRING") else f"string {text}"
+
+
+def _token_span(tok: Token, file: str) -> Span:
+    end_line = tok.end_line or tok.line
+    end_col = tok.end_column or (tok.column + max(1, len(tok.value)))
+    if end_line != tok.line:
+        end_line, end_col = tok.line, tok.column + len(tok.value.split("\n")[0])
+    return Span(file, tok.line, tok.column, end_line, max(end_col, tok.column + 1))
+
+
+def _scan_braces(text: str):
+    """Yield (offset, char) for braces outside strings and comments."""
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            if text.startswith('"""', i):
+                end = text.find('"""', i + 3)
+                i = n if end < 0 else end + 3
+                continue
+            i += 1
+            while i < n and text[i] not in '"\n':
+                i += 2 if text[i] == "\\" else 1
+            i += 1
+            continue
+        if ch == "#" and not re.match(r"#[0-9A-Fa-f]{3,8}(?![\w-])", text[i:i + 10]):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if ch in "{}":
+            yield i, ch
+        i += 1
+
+
+def _unclosed_brace(text: str, file: str) -> Span | None:
+    stack: list[int] = []
+    for pos, ch in _scan_braces(text):
+        if ch == "{":
+            stack.append(pos)
+        elif stack:
+            stack.pop()
+    if not stack:
+        return None
+    pos = stack[-1]
+    line = text.count("\n", 0, pos) + 1
+    col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    return Span(file, line, col, line, col + 1)
+
+
+def _blank_statement(text: str, line: int) -> str:
+    """Replace the given line (and the block it opens, if any) with spaces, keeping positions."""
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines):
+        return text
+    first = last = line - 1
+    depth = 0
+    for _, ch in _scan_braces(lines[first]):
+        depth += 1 if ch == "{" else -1
+    if depth > 0:
+        j = first + 1
+        while j < len(lines) and depth > 0:
+            for _, ch in _scan_braces(lines[j]):
+                depth += 1 if ch == "{" else -1
+            j += 1
+        last = j - 1
+    for k in range(first, last + 1):
+        keep = {pos for pos, ch in _scan_braces(lines[k]) if ch == "}"} if depth < 0 else set()
+        lines[k] = "".join(ch if i in keep else " " for i, ch in enumerate(lines[k]))
+    return "\n".join(lines)
+
+
+def _comments(tokens: list[Token], file: str) -> tuple[ast.Comment, ...]:
+    out: list[ast.Comment] = []
+    for tok in tokens:
+        line, col = tok.line, tok.column
+        value = tok.value
+        i = 0
+        while i < len(value):
+            ch = value[i]
+            if ch == "\n":
+                line += 1
+                col = 1
+                i += 1
+            elif ch == "#":
+                end = value.find("\n", i)
+                end = len(value) if end < 0 else end
+                body = value[i:end].rstrip()
+                out.append(ast.Comment(body, Span(file, line, col, line, col + len(body))))
+                col += end - i
+                i = end
+            else:
+                col += 1
+                i += 1
+    return tuple(out)
+
+
+# ---- tree → AST ---------------------------------------------------------------
+
+class _Builder:
+    """Turns the Lark tree into ast nodes, collecting literal errors as it goes."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.diags: list[Diagnostic] = []
+
+    def span(self, node) -> Span:
+        if isinstance(node, Token):
+            return _token_span(node, self.file)
+        m = node.meta
+        return Span(self.file, m.line, m.column, m.end_line, m.end_column)
+
+    def module(self, tree: Tree, comments) -> ast.Module:
+        kids = [k for k in tree.children if isinstance(k, Tree)]
+        header = self.header(kids[0])
+        statements = tuple(self.statement(k) for k in kids[1:])
+        return ast.Module(self.file, header, statements, comments)
+
+    def header(self, tree: Tree) -> ast.Header:
+        tok = tree.children[1]
+        lit = ast.Literal("quantity", str(tok), self._quantity(tok), self.span(tok))
+        if lit.value != 1:
+            self.diags.append(Diagnostic(lit.span, f"unsupported recipe version `{tok}`", "E120",
+                                         help="this nemoflow reads `nemo 1` recipes"))
+        return ast.Header(lit, self.span(tree))
+
+    def statement(self, tree: Tree):
+        return getattr(self, "st_" + tree.data)(tree)
+
+    def _trees(self, tree: Tree) -> list[Tree]:
+        return [k for k in tree.children if isinstance(k, Tree)]
+
+    def _names(self, tree: Tree) -> list[Token]:
+        return [k for k in tree.children if isinstance(k, Token) and k.type == "NAME"]
+
+    def _close(self, tree: Tree) -> Span:
+        tok = [k for k in tree.children if isinstance(k, Token) and k.type == "RBRACE"][-1]
+        return self.span(tok)
+
+    def ident(self, tok: Token) -> ast.Ident:
+        return ast.Ident(str(tok), self.span(tok))
+
+    def st_include(self, tree: Tree) -> ast.Include:
+        return ast.Include(self.value(self._trees(tree)[0]), self.span(tree))
+
+    def st_param(self, tree: Tree) -> ast.Param:
+        names = self._names(tree)
+        values = self._trees(tree)
+        return ast.Param(
+            self.ident(names[0]),
+            self.ident(names[1]) if len(names) > 1 else None,
+            self.value(values[0]) if values else None,
+            self.span(tree),
+        )
+
+    def st_media(self, tree: Tree) -> ast.Media:
+        return ast.Media(self.ident(self._names(tree)[0]), self.clause(self._trees(tree)[0]), self.span(tree))
+
+    def st_edit(self, tree: Tree) -> ast.Edit:
+        trees = self._trees(tree)
+        base = self.ref(trees[0]) if trees and trees[0].data == "ref" else None
+        body = tuple(self.clause(t) for t in trees if t.data == "clause")
+        return ast.Edit(self.ident(self._names(tree)[0]), base, body, self.span(tree), self._close(tree))
+
+    def st_ask(self, tree: Tree) -> ast.Ask:
+        trees = self._trees(tree)
+        return ast.Ask(self.ident(self._names(tree)[0]), self.ref(trees[0]), self.value(trees[1]), self.span(tree))
+
+    def st_export(self, tree: Tree) -> ast.Export:
+        trees = self._trees(tree)
+        body = tuple(self.clause(t) for t in trees[1:])
+        return ast.Export(self.ident(self._names(tree)[0]), self.ref(trees[0]), body, self.span(tree), self._close(tree))
+
+    def st_expect(self, tree: Tree) -> ast.Expect:
+        trees = self._trees(tree)
+        body = tuple(self.assertion(t) for t in trees[1:])
+        return ast.Expect(self.ref(trees[0]), body, self.span(tree), self._close(tree))
+
+    def st_for_loop(self, tree: Tree) -> ast.ForLoop:
+        trees = self._trees(tree)
+        it = trees[0]
+        if it.data == "glob":
+            iterable = ast.Glob(self.value(self._trees(it)[0]), self.span(it))
+        else:
+            iterable = self.value(it)
+        body = tuple(self.statement(t) for t in trees[1:])
+        return ast.ForLoop(self.ident(self._names(tree)[0]), iterable, body, self.span(tree), self._close(tree))
+
+    def ref(self, tree: Tree) -> ast.Ref:
+        tok = tree.children[0]
+        text = str(tok)
+        if tok.type == "INDEXED":
+            name = text[: text.index("[")]
+            index = tuple(re.findall(r"\[([^\]]+)\]", text))
+        else:
+            name, index = text, ()
+        return ast.Ref(name, index, self.span(tok))
+
+    def clause(self, tree: Tree) -> ast.Clause:
+        return ast.Clause(tuple(self.item(k) for k in tree.children), self.span(tree))
+
+    def item(self, tree: Tree):
+        if tree.data == "word":
+            ref = self.ref(tree)
+            return ast.Word(ref.name, ref.span, ref.index)
+        return self.value(tree)
+
+    def assertion(self, tree: Tree) -> ast.Assertion:
+        trees = self._trees(tree)
+        toks = [k for k in tree.children if isinstance(k, Token)]
+        if toks and toks[0].type == "HAS":
+            words = tuple(self.item(t) for t in trees)
+            return ast.Assertion(words, "has", None, self.span(tree))
+        cmp_tok = next(t for t in toks if t.type == "CMP")
+        words = tuple(self.item(t) for t in trees[:-1])
+        return ast.Assertion(words, str(cmp_tok), self.item(trees[-1]), self.span(tree))
+
+    def value(self, tree: Tree):
+        kind = tree.data
+        if kind == "list":
+            return ast.ListLit(tuple(self.value(k) for k in self._trees(tree)), self.span(tree))
+        tok = tree.children[0]
+        span = self.span(tok)
+        text = str(tok)
+        if kind == "string":
+            try:
+                parts, plain = read_string(text)
+            except LiteralError as err:
+                self._literal_error(err, span)
+                parts, plain = (text,), text
+            return ast.StringLit(text, parts, plain, span)
+        if kind == "var":
+            return ast.Var(text[1:], span)
+        if kind == "boolean":
+            return ast.Literal("boolean", text, text == "true", span)
+        reader = {"quantity": self._quantity_checked, "timecode": read_timecode, "ratio": read_ratio, "color": read_color}[kind]
+        try:
+            value = reader(text)
+        except LiteralError as err:
+            self._literal_error(err, span)
+            value = None
+        return ast.Literal(kind, text, value, span)
+
+    def _quantity(self, tok: Token):
+        try:
+            return read_quantity(str(tok))
+        except LiteralError:
+            return None
+
+    def _quantity_checked(self, text: str):
+        return read_quantity(text)
+
+    def _literal_error(self, err: LiteralError, span: Span) -> None:
+        if err.length:
+            col = span.column + err.offset
+            span = Span(span.file, span.line, col, span.line, col + err.length)
+        self.diags.append(Diagnostic(span, err.message, "E130", help=err.help))

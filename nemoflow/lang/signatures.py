@@ -1,0 +1,169 @@
+"""What each verb accepts: the schema that gives clauses their meaning.
+
+A clause is `verb item item …`. Its signature lists positional slots (filled
+in order, an optional slot skipped when the item does not fit its type) and
+keywords (`from 2s`, `fade out 1s`), each with a type. Keeping this in one
+declarative table is what lets errors say exactly what a verb expects, and
+lets later issues (engines, docs) read the same facts.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+# Type names: a literal kind from literals.KIND_NAMES, a union written
+# "a|b", "int", a reference kind ("media", "draft", "source"), or an enum
+# given as a tuple of words.
+TypeSpec = "str | tuple[str, ...]"
+
+
+@attrs.frozen
+class Slot:
+    name: str
+    type: object  # str or tuple of enum words
+    required: bool = False
+    many: bool = False
+    doc: str = ""
+    min: float | None = None  # bounds, in the value's natural unit (seconds, percent, …)
+    max: float | None = None
+
+
+@attrs.frozen
+class Signature:
+    verb: str
+    doc: str
+    positional: tuple[Slot, ...] = ()
+    keywords: tuple[Slot, ...] = ()
+    flags: tuple[str, ...] = ()
+    at_least_one: bool = False  # some keyword must be given (`trim`, `adjust`)
+
+    def keyword(self, name: str) -> Slot | None:
+        for slot in self.keywords:
+            if slot.name == name:
+                return slot
+        return None
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.keywords) + self.flags
+
+
+DUR = "duration"
+TRANSITIONS = ("cut", "crossfade", "fade", "fadewhite", "wipeleft", "wiperight", "slideleft", "slideright")
+POSITIONS = ("center", "top", "bottom", "left", "right", "top-left", "top-right", "bottom-left", "bottom-right", "lower-third")
+GRADE_PRESETS = ("teal-orange", "warm", "cool", "vivid", "muted", "bw", "vintage", "film", "neutral")
+REFRAME_MODES = ("crop", "pad", "blur")
+PATTERNS = ("testsrc", "bars", "grid", "gradient", "mandelbrot", "noise")
+FORMATS = ("mp4", "mov", "webm", "mkv")
+CODECS = ("h264", "hevc", "vp9")
+QUALITIES = ("high", "medium", "draft")
+AUDIO_CODECS = ("aac", "opus", "none")
+FRAME_PRESETS = ("vertical", "square", "landscape")
+
+_VOLUME = dict(type="percent|decibels", min=0, max=400)
+_TEXT_KEYWORDS = (
+    Slot("from", DUR, doc="when the text appears"),
+    Slot("to", DUR, doc="when it disappears"),
+    Slot("at", POSITIONS, doc="where on screen"),
+    Slot("size", "pixels|number", min=4, max=2000, doc="font size in pixels at the output size"),
+    Slot("color", "color"),
+    Slot("font", "string", doc="a font family name or a .ttf/.otf path"),
+    Slot("fade", DUR, doc="fade in and out"),
+    Slot("box", "color", doc="a box behind the text"),
+)
+
+EDIT_OPS: dict[str, Signature] = {s.verb: s for s in (
+    Signature("video", "Add a clip of a media or draft to the timeline.",
+              positional=(Slot("source", "source", required=True),),
+              keywords=(Slot("from", DUR, doc="in-point in the source"), Slot("to", DUR, doc="out-point in the source"),
+                        Slot("for", DUR, doc="length, instead of `to`"), Slot("speed", "factor|percent", min=0.05, max=100),
+                        Slot("volume", **_VOLUME)),
+              flags=("mute",)),
+    Signature("image", "Add a still image for a duration.",
+              positional=(Slot("source", "media", required=True),),
+              keywords=(Slot("for", DUR, required=True, doc="how long it shows"), Slot("fit", REFRAME_MODES))),
+    Signature("concat", "Append other drafts or media, in order (a fanned-out name adds every instance).",
+              positional=(Slot("sources", "source", required=True, many=True),)),
+    Signature("transition", "How the previous clip gives way to the next.",
+              positional=(Slot("kind", TRANSITIONS, required=True), Slot("duration", DUR))),
+    Signature("grade", "Color grade with a named look or a .cube LUT.",
+              positional=(Slot("look", "look", required=True), Slot("amount", "percent", min=0, max=100))),
+    Signature("adjust", "Brightness, contrast, saturation, gamma.",
+              keywords=(Slot("brightness", "percent", min=-100, max=100), Slot("contrast", "percent", min=0, max=400),
+                        Slot("saturation", "percent", min=0, max=400), Slot("gamma", "number", min=0.1, max=10)),
+              at_least_one=True),
+    Signature("stabilize", "Remove camera shake (two-pass).",
+              keywords=(Slot("strength", "percent", min=0, max=100), Slot("smoothing", "int", min=1, max=100))),
+    Signature("title", "A large centred title.", positional=(Slot("text", "string", required=True),), keywords=_TEXT_KEYWORDS),
+    Signature("text", "A text overlay.", positional=(Slot("text", "string", required=True),), keywords=_TEXT_KEYWORDS),
+    Signature("music", "A music bed under the whole timeline.",
+              positional=(Slot("source", "media", required=True),),
+              keywords=(Slot("volume", **_VOLUME), Slot("fade in", DUR), Slot("fade out", DUR),
+                        Slot("from", DUR, doc="in-point in the music"), Slot("duck", "percent", min=0, max=100,
+                                                                             doc="lower the music to this level under speech")),
+              flags=("loop",)),
+    Signature("audio", "A sound placed at a time on the timeline.",
+              positional=(Slot("source", "media", required=True),),
+              keywords=(Slot("at", DUR), Slot("volume", **_VOLUME), Slot("from", DUR), Slot("to", DUR),
+                        Slot("fade in", DUR), Slot("fade out", DUR))),
+    Signature("volume", "Level of the clips' own audio.", positional=(Slot("level", required=True, **_VOLUME),)),
+    Signature("mute", "Drop the clips' own audio."),
+    Signature("reframe", "Change the aspect ratio.",
+              positional=(Slot("aspect", "aspect", required=True), Slot("mode", REFRAME_MODES)),
+              keywords=(Slot("color", "color", doc="pad color"),)),
+    Signature("speed", "Play the whole timeline faster or slower.",
+              positional=(Slot("factor", "factor|percent", required=True, min=0.05, max=100),)),
+    Signature("trim", "Keep part of the timeline.", keywords=(Slot("from", DUR), Slot("to", DUR)), at_least_one=True),
+    Signature("fade", "Fade the picture in from, or out to, black.",
+              positional=(Slot("direction", ("in", "out"), required=True), Slot("duration", DUR, required=True))),
+)}
+
+EXPORT_SETTINGS: dict[str, Signature] = {s.verb: s for s in (
+    Signature("format", "Container.", positional=(Slot("value", FORMATS, required=True),)),
+    Signature("codec", "Video codec.", positional=(Slot("value", CODECS, required=True),)),
+    Signature("size", "Output frame size.", positional=(Slot("value", "resolution|frame", required=True),)),
+    Signature("quality", "Encoder effort and quality.", positional=(Slot("value", QUALITIES, required=True),)),
+    Signature("crf", "Constant rate factor (lower is better).", positional=(Slot("value", "int", required=True, min=0, max=51),)),
+    Signature("fps", "Output frame rate.", positional=(Slot("value", "fps|number", required=True, min=1, max=240),)),
+    Signature("bitrate", "Target video bitrate.", positional=(Slot("value", "bitrate", required=True),)),
+    Signature("audio", "Audio codec, or none.", positional=(Slot("value", AUDIO_CODECS, required=True),)),
+    Signature("save", "Where the file is written.", positional=(Slot("value", "path", required=True),)),
+)}
+
+GENERATORS: dict[str, Signature] = {s.verb: s for s in (
+    Signature("pattern", "A generated test pattern.",
+              positional=(Slot("kind", PATTERNS),),
+              keywords=(Slot("duration", DUR, required=True), Slot("size", "resolution"),
+                        Slot("fps", "fps|number", min=1, max=240), Slot("tone", "frequency", doc="add a sine tone"))),
+    Signature("color", "A solid color.",
+              positional=(Slot("color", "color", required=True),),
+              keywords=(Slot("duration", DUR, required=True), Slot("size", "resolution"), Slot("fps", "fps|number", min=1, max=240))),
+    Signature("tone", "A sine tone.",
+              positional=(Slot("frequency", "frequency", required=True),),
+              keywords=(Slot("duration", DUR, required=True), Slot("volume", **_VOLUME))),
+    Signature("silence", "Silent audio.", keywords=(Slot("duration", DUR, required=True),)),
+)}
+
+# expect subjects: type of the value compared, and whether it is ordered.
+EXPECT_SUBJECTS: dict[str, tuple[object, bool]] = {
+    "duration": ("duration", True),
+    "size": ("resolution", False),
+    "width": ("pixels|number", True),
+    "height": ("pixels|number", True),
+    "fps": ("fps|number", True),
+    "codec": (CODECS, False),
+    "audio codec": (("aac", "opus", "mp3"), False),
+    "file size": ("filesize", True),
+    "bitrate": ("bitrate", True),
+    "frames": ("int", True),
+    "aspect": ("aspect", False),
+}
+EXPECT_HAS = ("audio", "video")
+
+MEDIA_EXTENSIONS = ("mp4", "mov", "avi", "webm", "mkv", "jpg", "jpeg", "png", "gif", "webp", "mp3", "wav", "m4a", "aac")
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "gif", "webp")
+AUDIO_EXTENSIONS = ("mp3", "wav", "m4a", "aac")
+FORMAT_CODECS = {"mp4": ("h264", "hevc"), "mov": ("h264", "hevc"), "mkv": ("h264", "hevc", "vp9"), "webm": ("vp9",)}
+
+PARAM_TYPES = ("duration", "percent", "resolution", "aspect", "color", "string", "number", "int", "bool",
+               "filesize", "bitrate", "frequency", "fps", "pixels", "factor", "list", "path")

@@ -1,0 +1,1 @@
+"""Planning: the static DAG of steps built from a checked recipe."""

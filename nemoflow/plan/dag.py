@@ -1,0 +1,53 @@
+"""The static DAG of a checked recipe (networkx), and its cycles."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # networkx is imported lazily: `nemoflow --help` must stay fast
+    import networkx as nx
+
+    from ..lang.model import Recipe, Step
+
+
+def build_graph(steps: Mapping[str, Step]) -> nx.DiGraph:
+    """Nodes are step ids (with the Step as `step` data); an edge runs from input to user."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    for sid, step in steps.items():
+        graph.add_node(sid, step=step)
+    for sid, step in steps.items():
+        for dep in step.inputs:
+            if dep in steps:
+                graph.add_edge(dep, sid)
+    return graph
+
+
+def find_cycles(steps: Mapping[str, Step]) -> list[list[str]]:
+    """One cycle per strongly connected tangle, each as a list of step ids in dependency order."""
+    import networkx as nx
+
+    graph = build_graph(steps)
+    cycles = []
+    for component in nx.strongly_connected_components(graph):
+        if len(component) == 1:
+            (node,) = component
+            if not graph.has_edge(node, node):
+                continue
+        sub = graph.subgraph(component)
+        start = min(component)
+        edges = nx.find_cycle(sub, source=start)
+        cycles.append([u for u, _ in edges])
+    cycles.sort()
+    return cycles
+
+
+def topological_order(recipe: Recipe) -> list[str]:
+    """Steps in an order that runs inputs first; ties broken by source order, so it is stable."""
+    import networkx as nx
+
+    graph = build_graph(recipe.steps)
+    position = {sid: i for i, sid in enumerate(recipe.steps)}
+    return list(nx.lexicographical_topological_sort(graph, key=position.__getitem__))
