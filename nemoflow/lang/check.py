@@ -159,7 +159,8 @@ class Checker:
         self._unused(statements)
         errors = [d for d in self.diags if d.is_error]
         if errors:
-            raise RecipeError(sorted(self.diags, key=sort_key), self.sources)
+            # Warnings ("never used") are mostly echoes of the errors; show them once the errors are fixed.
+            raise RecipeError(sorted(errors, key=sort_key), self.sources)
         ordered = self._source_order()
         return Recipe(
             path=(base_dir / Path(file).name),
@@ -209,7 +210,8 @@ class Checker:
             if not target.is_file():
                 hint = _similar_file(target)
                 self.error(stmt.path.span, f"included file not found: {stmt.path.value}", "E203",
-                           help=f"did you mean `{hint}`?" if hint else f"looked for {target}")
+                           help=f"did you mean `{_sibling(stmt.path.value, hint)}`?" if hint
+                           else "include paths are relative to the including file's folder")
                 continue
             seen.add(display)
             try:
@@ -679,7 +681,7 @@ class Checker:
             self.error(item.span, f"{what} takes one of: {', '.join(choices)}", "E245", help=None)
             return _FAIL
         if word not in choices:
-            self.error(item.span, f"unknown {what} `{word}`", "E246",
+            self.error(item.span, f"{what} does not take `{word}`", "E246",
                        expected=tuple(f"`{c}`" for c in choices), help=suggestion(word, choices))
             return _FAIL
         return word
@@ -858,6 +860,9 @@ class Checker:
             if not placed:
                 ok = False
                 self._unexpected(item, signature, what)
+                nxt = items[i + 1] if i + 1 < len(items) else None
+                if isinstance(item, ast.Word) and nxt is not None and not isinstance(nxt, ast.Word):
+                    i += 1  # a misspelt keyword: its value is not a second error
             i += 1
         for slot in signature.positional:
             if slot.required and slot.name not in args and ok:
@@ -877,6 +882,10 @@ class Checker:
     def _fits(self, item, spec, inst: Instance) -> bool:
         """Whether item could fill an optional positional slot (no diagnostics)."""
         if isinstance(spec, tuple):
+            if isinstance(item, ast.Var):
+                b = inst.env.get(item.name)
+                p = self.params.get(item.name)
+                return (b.value if b is not None else p.value if p is not None else None) in spec
             return isinstance(item, ast.Word) and item.name in spec
         if spec in ("media", "draft", "source", "look", "path"):
             return isinstance(item, (ast.Word, ast.StringLit))
@@ -903,7 +912,7 @@ class Checker:
             self.error(item.span, f"`{item.name}` is not something `{verb}` takes", "E264", expected=exp,
                        help=hint or (f"`{verb}` takes: " + _usage(signature)))
         else:
-            self.error(item.span, f"unexpected {_describe_item(item)} in `{verb}`", "E264",
+            self.error(item.span, f"`{verb}` does not take {_describe_item(item)} here", "E264",
                        help=f"`{verb}` takes: " + _usage(signature))
 
     def _verb(self, clause: ast.Clause, table: dict[str, sig.Signature], what: str):
@@ -984,8 +993,10 @@ class Checker:
             return False
         if not path.exists():
             hint = _similar_file(path)
+            where = os.path.normpath(os.path.join(os.path.dirname(span.file), shown)) if not os.path.isabs(shown) else shown
             self.error(span, f"media file not found: {shown}", "E277",
-                       help=f"did you mean `{hint}`?" if hint else f"looked for {path}")
+                       help=f"did you mean `{_sibling(shown, hint)}`?" if hint
+                       else f"looked for {where}; paths are relative to the recipe's folder")
             return False
         return True
 
@@ -1113,9 +1124,7 @@ class Checker:
                 ok = False
                 continue
             settings[signature.verb] = args["value"]
-        if not ok:
-            return
-        ok = self._export_rules(settings, spans, inst)
+        ok = self._export_rules(settings, spans, inst) and ok
         if not ok:
             return
         save = settings.pop("save", None)
@@ -1352,8 +1361,9 @@ def _describe(value) -> str:
         return "a list"
     if kind == "bool":
         return f"`{str(value).lower()}`"
-    article = "an" if kind[0] in "aeiou" else "a"
-    return f"{article} {kind} `{value}`"
+    word = {"percent": "percentage", "filesize": "file size", "fps": "frame rate", "number": "number"}.get(kind, kind)
+    article = "an" if word[0] in "aeiou" else "a"
+    return f"{article} {word} `{value}`"
 
 
 def _describe_item(item) -> str:
@@ -1380,7 +1390,7 @@ def _expected_text(spec) -> str:
     if spec == "look":
         return "a look name or a .cube file"
     names = []
-    for kind in spec.split("|"):
+    for kind in (spec if isinstance(spec, list) else spec.split("|")):
         if kind == "frame":
             names.append("`vertical`, `square`")
         elif kind == "int":
@@ -1419,7 +1429,7 @@ def _article(kind: str) -> str:
 
 
 def _usage(signature: sig.Signature) -> str:
-    parts = [f"<{s.name}>" if s.required else f"[{s.name}]" for s in signature.positional]
+    parts = [f"<{_short(s.type)}>" if s.required else f"[{_short(s.type)}]" for s in signature.positional]
     parts += [f"{s.name} <{_short(s.type)}>" for s in signature.keywords]
     parts += list(signature.flags)
     return " ".join(parts) if parts else "nothing"
@@ -1457,7 +1467,10 @@ def _similar_file(path: Path) -> str | None:
         names = [p.name for p in parent.iterdir()][:2000]
     except OSError:
         return None
-    best = did_you_mean(path.name, names)
-    if best is None:
-        return None
-    return os.path.relpath(parent / best) if not os.path.isabs(str(path)) else str(parent / best)
+    return did_you_mean(path.name, names)
+
+
+def _sibling(written: str, name: str) -> str:
+    """`written` with its file name replaced: a suggestion in the user's own terms."""
+    head = os.path.dirname(written)
+    return f"{head}/{name}" if head else name

@@ -20,9 +20,9 @@ def _text(recipe: Recipe, order: list[str]) -> str:
     lines = []
     for sid in order:
         step = recipe.steps[sid]
-        where = f"{step.span.file}:{step.span.line}"
         deps = ", ".join(step.inputs)
-        lines.append(f"{sid:<{width}}  {'<- ' + deps if deps else '':<0}".rstrip() + f"  ({where})")
+        line = f"{sid:<{width}}  {step.span.file}:{step.span.line}"
+        lines.append(line + (f"  <- {deps}" if deps else ""))
     return "\n".join(lines)
 
 
