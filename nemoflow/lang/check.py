@@ -120,6 +120,7 @@ class Checker:
         self.steps: dict[str, Step] = {}
         self.used: set[str] = set()
         self.order: dict[str, int] = {}  # step id -> declaration order
+        self.loop_vars: list[ast.Ident] = []
 
     def _seq(self, inst: Instance) -> None:
         self.order.setdefault(inst.id, len(self.order))
@@ -147,6 +148,11 @@ class Checker:
         for stmt in statements:
             if not isinstance(stmt, ast.Include):
                 self._declare(stmt, (), {}, (), self.dirs[stmt.span.file])
+        for var in self.loop_vars:
+            if var.name in self.decls:
+                first = self.decls[var.name][0]
+                self.error(var.span, f"loop variable `{var.name}` hides the step `{var.name}`", "E229",
+                           help="rename the loop variable", related=(Related(first.stmt.name.span, "the step is declared here"),))
         for insts in self.decls.values():
             for inst in insts:
                 self._resolve(inst)
@@ -425,6 +431,8 @@ class Checker:
             self.error(loop.var.span, f"loop variable `{var}` hides the param `{var}`", "E222",
                        help="rename the loop variable")
             return
+        if not any(v is loop.var for v in self.loop_vars):
+            self.loop_vars.append(loop.var)
         items = self._iterate(loop, env, base_dir)
         if items is None:
             return
@@ -486,14 +494,16 @@ class Checker:
                 return None
             values = list(param)
             spans = [it.span] * len(values)
+            texts = [None] * len(values)
         else:
-            values, spans = [], []
+            values, spans, texts = [], [], []
             for item in it.items:
                 v = self._value(item, env)
                 if v is _FAIL:
                     return None
                 values.append(v)
                 spans.append(item.span)
+                texts.append(item.text if isinstance(item, ast.Literal) else None)
         if not values:
             self.warn(it.span, "this loop has nothing to loop over", "W201")
             return []
@@ -501,8 +511,8 @@ class Checker:
             self.error(it.span, f"this loop has {len(values)} items; at most {MAX_FANOUT}", "E226")
             return None
         out = []
-        for v, span in zip(values, spans, strict=True):
-            key = v if isinstance(v, str) else (str(v).lower() if isinstance(v, bool) else str(v))
+        for v, span, text in zip(values, spans, texts, strict=True):
+            key = text or (v if isinstance(v, str) else (str(v).lower() if isinstance(v, bool) else str(v)))
             if not key or any(c in key for c in "[]\n"):
                 self.error(span, f"`{key}` cannot name a step", "E228",
                            help="loop items become parts of step names: use text without brackets or newlines")
@@ -661,7 +671,10 @@ class Checker:
         return value
 
     def _mismatch(self, item, expected: str, what: str, inst: Instance, value: Any = _FAIL):
-        got = _describe(value) if value is not _FAIL else _describe_item(item)
+        if isinstance(item, ast.Var) and value is not _FAIL:
+            got = f"`${item.name}`, which is {_describe(value)}"
+        else:
+            got = _describe_item(item) if isinstance(item, ast.Literal) or value is _FAIL else _describe(value)
         self.error(item.span, f"{what} takes {expected}, got {got}", "E244",
                    help=_unit_hint(expected, value))
         return _FAIL
