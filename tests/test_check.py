@@ -260,3 +260,10 @@ def test_thousand_step_recipe_checks():
                   f"export x{i} = e{i} {{", f'  save "out/{i}.mp4"', "}", f"expect x{i} {{", "  has video", "}"]
     recipe = check_source("\n".join(lines) + "\n")
     assert len(recipe.steps) == 1000
+
+
+def test_error_in_a_loop_body_is_reported_once_and_explains_the_value():
+    msgs = errors(BASE + 'param kinds = ["bars", "wavy", "wavy2"]\nfor k in $kinds {\n  media m = pattern $k duration 2s\n'
+                  '  edit e {\n    video nope\n  }\n}\n')
+    assert msgs.count("unknown name `nope`") == 1
+    assert "`pattern` kind does not take `wavy`" in msgs

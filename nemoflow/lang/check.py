@@ -163,6 +163,7 @@ class Checker:
         self._cycles()
         self._export_paths()
         self._unused(statements)
+        self.diags = list(dict.fromkeys(self.diags))  # one report per place, not one per loop item
         errors = [d for d in self.diags if d.is_error]
         if errors:
             # Warnings ("never used") are mostly echoes of the errors; show them once the errors are fixed.
@@ -896,9 +897,10 @@ class Checker:
         """Whether item could fill an optional positional slot (no diagnostics)."""
         if isinstance(spec, tuple):
             if isinstance(item, ast.Var):
+                # A text value goes to the enum slot, which explains a value outside its choices.
                 b = inst.env.get(item.name)
                 p = self.params.get(item.name)
-                return (b.value if b is not None else p.value if p is not None else None) in spec
+                return isinstance(b.value if b is not None else p.value if p is not None else None, str)
             return isinstance(item, ast.Word) and item.name in spec
         if spec in ("media", "draft", "source", "look", "path"):
             return isinstance(item, (ast.Word, ast.StringLit))
