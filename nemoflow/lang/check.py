@@ -128,11 +128,7 @@ class Checker:
     # ---- entry points -------------------------------------------------------
 
     def run(self, path: Path, display: str) -> Recipe:
-        try:
-            text = read_source(path, display)
-        except RecipeError as err:
-            err.sources = err.sources if err.sources is not None else self.sources
-            raise
+        text = read_source(path, display)
         self.files.append(path.resolve())
         return self.run_text(text, display, path.resolve().parent)
 
@@ -153,9 +149,10 @@ class Checker:
                 first = self.decls[var.name][0]
                 self.error(var.span, f"loop variable `{var.name}` hides the step `{var.name}`", "E229",
                            help="rename the loop variable", related=(Related(first.stmt.name.span, "the step is declared here"),))
-        for insts in self.decls.values():
-            for inst in insts:
-                self._resolve(inst)
+        # Media first: edits check in/out points against generated sources' lengths.
+        instances = [i for insts in self.decls.values() for i in insts]
+        for inst in sorted(instances, key=lambda i: i.kind != "media"):
+            self._resolve(inst)
         for inst in self.expects:
             self._resolve(inst)
         for inst in self.glob_media.values():
@@ -753,7 +750,7 @@ class Checker:
         for sid in ids:
             kind = sid.split(".", 1)[0]
             if kind not in kinds:
-                self.error(span, f"`{name}` is {_article(kind)} {kind}; {what} takes {_want_text(want, plural=False)}", "E252",
+                self.error(span, f"`{name}` is {_article(kind)} {kind}; {what} takes {_want_text(want)}", "E252",
                            help="an export is a file on disk; refer to the edit it renders instead" if kind == "export" else None)
                 return _FAIL
         self.used.update(ids)
@@ -966,11 +963,11 @@ class Checker:
                 return
             spec = self._media_location(text, head.span, inst)
         elif isinstance(head, ast.Word):
-            signature = GENERATOR_TABLE.get(head.name)
+            signature = sig.GENERATORS.get(head.name)
             if signature is None:
                 self.error(head.span, f"unknown media source `{head.name}`", "E272",
-                           expected=("a path or URL in quotes", *(f"`{g}`" for g in GENERATOR_TABLE)),
-                           help=suggestion(head.name, GENERATOR_TABLE) or 'a file is written in quotes: `media clip = "footage/clip.mp4"`')
+                           expected=("a path or URL in quotes", *(f"`{g}`" for g in sig.GENERATORS)),
+                           help=suggestion(head.name, sig.GENERATORS) or 'a file is written in quotes: `media clip = "footage/clip.mp4"`')
                 return
             args = self._match(signature, clause.items[1:], inst, clause.span, f"media `{stmt.name.name}`")
             if args is None:
@@ -1095,12 +1092,6 @@ class Checker:
 
     def _known_length(self, step_id: str) -> float | None:
         step = self.steps.get(step_id)
-        if step is None:
-            name = step_id.split(".", 1)[1]
-            for cand in self.decls.get(name, []):
-                if cand.id == step_id and cand.kind == "media":
-                    self._resolve(cand) if step_id not in self.steps else None
-            step = self.steps.get(step_id)
         if step is not None and isinstance(step.spec, MediaSpec) and step.spec.source == "generated":
             dur = step.spec.options.get("duration")
             return dur.seconds if isinstance(dur, Duration) else None
@@ -1336,9 +1327,6 @@ class Checker:
         return {s.id: s for s in sorted(self.steps.values(), key=key)}
 
 
-GENERATOR_TABLE = sig.GENERATORS
-
-
 # ---- helpers -------------------------------------------------------------------------------------
 
 def _fits_kind(value, kind: str) -> bool:
@@ -1435,7 +1423,7 @@ def _slot_text(slot: sig.Slot) -> str:
     return _expected_text(slot.type)
 
 
-def _want_text(want: str, plural: bool = False) -> str:
+def _want_text(want: str) -> str:
     return {"media": "media", "draft": "edit or ask", "source": "media, edit or ask"}.get(want, want)
 
 
