@@ -83,12 +83,6 @@ def test_run_dry_run_lists_steps_in_order(cli):
     assert lines == ["media.city", "media.lofi", "edit.cut", "export.final", "expect.final"]
 
 
-def test_run_without_an_engine_fails_loudly(cli):
-    result = cli("run", str(EXAMPLES / "urban_dreams.nemo"))
-    assert result.exit_code == 1
-    assert "no render engine" in result.stderr
-
-
 @pytest.mark.parametrize("args", [
     ("check", "does/not/exist.nemo"),
     ("check", str(ROOT / "examples")),

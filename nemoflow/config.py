@@ -1,0 +1,43 @@
+"""User configuration: one TOML file in the platform's config dir.
+
+`NEMOFLOW_CONFIG` points elsewhere (tests, CI). Environment variables win over
+the file, so a CI job can change one setting without writing config.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+def config_path() -> Path:
+    env = os.environ.get("NEMOFLOW_CONFIG")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("nemoflow")) / "config.toml"
+
+
+@cache
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read the config file {path}: {exc}; fix or remove it (NEMOFLOW_CONFIG chooses another)") from None
+
+
+def setting(section: str, key: str, env: str | None = None, default: Any = None) -> Any:
+    """`env` if set, else `[section] key` from the config file, else `default`."""
+    if env and os.environ.get(env):
+        return os.environ[env]
+    value = _load(config_path()).get(section, {}).get(key)
+    return default if value is None else value

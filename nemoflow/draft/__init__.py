@@ -1,0 +1,1 @@
+"""The Draft (timeline JSON): model, schema validation, operations, and building from edit steps."""

@@ -1,0 +1,281 @@
+"""Operations on Drafts: pure functions from Draft to Draft.
+
+Each edit clause becomes one call here, applied in the order written, so
+`grade` affects the clips already on the timeline. Times are integer ms.
+Nothing here knows about FFmpeg or the recipe language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from ..errors import DraftError
+from .model import AUDIO, TEXT, VIDEO, Draft, Segment
+
+DEFAULT_FPS = 30.0
+DEFAULT_CANVAS = {"w": 1920, "h": 1080, "fps": DEFAULT_FPS}
+
+
+def _even(x: float) -> int:
+    return max(2, round(x / 2) * 2)
+
+
+def add_media(draft: Draft, media_id: str, entry: dict[str, Any]) -> Draft:
+    """Register a media entry (path or generator, plus probed facts) under its step id."""
+    if draft.media.get(media_id) == entry:
+        return draft
+    return draft.with_m(media={**draft.media, media_id: entry})
+
+
+def _canvas_for(entry: dict[str, Any]) -> dict[str, Any]:
+    fps = entry.get("fps") or DEFAULT_FPS
+    if entry.get("vfr") or fps > 240:
+        fps = DEFAULT_FPS if fps > 240 else round(fps)
+    return {"w": _even(entry.get("w", 1920)), "h": _even(entry.get("h", 1080)), "fps": round(float(fps), 3)}
+
+
+def add_clip(draft: Draft, media_id: str, entry: dict[str, Any], *, in_ms: int = 0, d_ms: int | None = None,
+             speed: float = 1.0, volume: float = 100.0, still: bool = False, fit: str | None = None) -> Draft:
+    """Append a clip of `media_id` at the end of the video track (after a pending transition, overlapping by it).
+
+    `d_ms` is the length on the timeline; without it the clip plays to the end of the media.
+    """
+    draft = add_media(draft, media_id, entry)
+    if d_ms is None:
+        length = entry.get("d")
+        if length is None:
+            raise DraftError(f"`{media_id}` is a still image: say how long it shows (`image {media_id} for 3s`)")
+        d_ms = round((length - in_ms) / speed)
+    if d_ms <= 0:
+        raise DraftError(f"the clip of `{media_id}` would be empty (in-point {in_ms} ms, media length {entry.get('d')} ms)")
+    if draft.canvas is None:
+        draft = draft.with_m(canvas=_canvas_for(entry) if entry.get("w") else dict(DEFAULT_CANVAS))
+    video = list(draft.segments(VIDEO))
+    start = video[-1].end if video else 0
+    tr = draft.m.get("next_tr")
+    m = {"src": media_id, "in": int(in_ms), "speed": speed, "volume": volume}
+    if still:
+        m["still"] = True
+    if fit:
+        m["fit"] = fit
+    if tr and video:
+        overlap = min(tr["d"], video[-1].d, d_ms)
+        start -= overlap
+        tr = {"type": tr["type"], "d": overlap}
+    else:
+        tr = None
+    video.append(Segment(st=start, d=int(d_ms), m=m, tr=tr))
+    draft = draft.with_segments(VIDEO, video)
+    if "next_tr" in draft.m:
+        draft = attrs.evolve(draft, m={k: v for k, v in draft.m.items() if k != "next_tr"})
+    return draft
+
+
+def set_transition(draft: Draft, kind: str, d_ms: int) -> Draft:
+    """Remember how the next clip enters; `cut` clears it."""
+    if kind == "cut" or d_ms <= 0:
+        return attrs.evolve(draft, m={k: v for k, v in draft.m.items() if k != "next_tr"})
+    return draft.with_m(next_tr={"type": kind, "d": int(d_ms)})
+
+
+def splice(draft: Draft, other: Draft, *, in_ms: int = 0, out_ms: int | None = None, speed: float = 1.0,
+           volume: float | None = None) -> Draft:
+    """Append another draft (or the window [in, out) of it) as clips: its video, text and sounds move along."""
+    part = trim(other, in_ms, out_ms) if (in_ms or out_ms is not None) else other
+    if speed != 1.0:
+        part = change_speed(part, speed)
+    if volume is not None:
+        part = set_volume(part, volume)
+    if not part.segments(VIDEO):
+        raise DraftError(f"`{other.m.get('name', 'the draft')}` has no video to add")
+    for media_id, entry in part.media.items():
+        draft = add_media(draft, media_id, entry)
+    if draft.canvas is None and part.canvas is not None:
+        draft = draft.with_m(canvas=dict(part.canvas))
+    video = list(draft.segments(VIDEO))
+    start = video[-1].end if video else 0
+    tr = draft.m.get("next_tr")
+    first = part.segments(VIDEO)[0]
+    if tr and video:
+        overlap = min(tr["d"], video[-1].d, first.d)
+        start -= overlap
+        tr = {"type": tr["type"], "d": overlap}
+    else:
+        tr = None
+    for i, seg in enumerate(part.segments(VIDEO)):
+        video.append(attrs.evolve(seg, st=seg.st + start, tr=tr if i == 0 else seg.tr))
+    draft = draft.with_segments(VIDEO, video)
+    for tt in (TEXT, AUDIO):
+        moved = [attrs.evolve(s, st=s.st + start, m={**s.m, "bed": False} if s.m.get("bed") else s.m)
+                 for s in part.segments(tt)]
+        if moved:
+            draft = draft.with_segments(tt, [*draft.segments(tt), *moved])
+    if "next_tr" in draft.m:
+        draft = attrs.evolve(draft, m={k: v for k, v in draft.m.items() if k != "next_tr"})
+    return draft
+
+
+def add_effect(draft: Draft, effect: dict[str, Any]) -> Draft:
+    """Apply an effect (grade, adjust, stabilize) to every clip now on the timeline."""
+    video = draft.segments(VIDEO)
+    if not video:
+        raise DraftError(f"`{effect['type']}` has no clip to apply to: add a `video` before it")
+    return draft.with_segments(VIDEO, [s.with_m(fx=[*s.m.get("fx", []), dict(effect)]) for s in video])
+
+
+def set_volume(draft: Draft, percent: float) -> Draft:
+    """Set the level of the clips' own audio."""
+    return draft.with_segments(VIDEO, [s.with_m(volume=float(percent)) for s in draft.segments(VIDEO)])
+
+
+def reframe(draft: Draft, num: float, den: float, mode: str = "crop", color: str | None = None) -> Draft:
+    """Change the picture's aspect ratio; every clip is fitted by `mode` (crop, pad, or blurred pad)."""
+    canvas = draft.canvas or dict(DEFAULT_CANVAS)
+    w, h, ratio = canvas["w"], canvas["h"], num / den
+    if ratio < w / h:
+        w = h * ratio
+    else:
+        h = w / ratio
+    segs = [s.with_m(fit=mode, **({"pad": color} if color else {})) for s in draft.segments(VIDEO)]
+    return draft.with_segments(VIDEO, segs).with_m(canvas={**canvas, "w": _even(w), "h": _even(h)})
+
+
+def change_speed(draft: Draft, factor: float) -> Draft:
+    """Play the whole timeline `factor` times faster: clips speed up, text and sounds keep their place in the story."""
+    def scale(x: int) -> int:
+        return round(x / factor)
+
+    video = []
+    for s in draft.segments(VIDEO):
+        tr = {**s.tr, "d": scale(s.tr["d"])} if s.tr else None
+        fx = [{**e, "d": scale(e["d"])} if e.get("type") == "fade" else e for e in s.m.get("fx", [])]
+        m = {**s.m, "speed": round(s.m.get("speed", 1.0) * factor, 6)}
+        if fx:
+            m["fx"] = fx
+        video.append(attrs.evolve(s, st=scale(s.st), d=scale(s.d), tr=tr, m=m))
+    out = draft.with_segments(VIDEO, video)
+    if draft.track(TEXT):
+        out = out.with_segments(TEXT, [attrs.evolve(s, st=scale(s.st), d=scale(s.d)) for s in draft.segments(TEXT)])
+    if draft.track(AUDIO):
+        out = out.with_segments(AUDIO, [s if s.m.get("bed") else attrs.evolve(s, st=scale(s.st)) for s in draft.segments(AUDIO)])
+    return out
+
+
+def _slice(seg: Segment, a: int, b: int, *, rate: float) -> Segment | None:
+    """The part of `seg` inside [a, b), moved so that `a` becomes 0; `rate` is media ms per timeline ms."""
+    start, end = max(seg.st, a), min(seg.end, b)
+    if end <= start:
+        return None
+    m = dict(seg.m)
+    if "in" in m and not m.get("still"):
+        m["in"] = round(m["in"] + (start - seg.st) * rate)
+    tr = seg.tr if seg.st >= a else None
+    return attrs.evolve(seg, st=start - a, d=end - start, m=m, tr=tr)
+
+
+def trim(draft: Draft, from_ms: int = 0, to_ms: int | None = None) -> Draft:
+    """Keep the window [from, to) of the timeline."""
+    end = draft.d if to_ms is None else min(to_ms, draft.d)
+    if end <= from_ms:
+        raise DraftError(f"trimming to {from_ms / 1000:g}s–{end / 1000:g}s leaves nothing (the timeline is {draft.d / 1000:g}s long)")
+    video: list[Segment] = []
+    for seg in draft.segments(VIDEO):
+        cut = _slice(seg, from_ms, end, rate=seg.m.get("speed", 1.0))
+        if cut is None:
+            continue
+        cut = _fit_fades(cut, seg, from_ms, end)
+        if video and cut.tr is None and cut.st < video[-1].end:
+            video[-1] = attrs.evolve(video[-1], d=cut.st - video[-1].st)
+        if cut.tr and video:
+            cut = attrs.evolve(cut, tr={**cut.tr, "d": min(cut.tr["d"], cut.d, video[-1].d)})
+        elif cut.tr:
+            cut = attrs.evolve(cut, tr=None)
+        video.append(cut)
+    video = [v for v in video if v.d > 0]
+    out = draft.with_segments(VIDEO, video)
+    for tt in (TEXT, AUDIO):
+        if draft.track(tt) is None:
+            continue
+        kept = []
+        for seg in draft.segments(tt):
+            if seg.m.get("bed"):
+                kept.append(seg)
+                continue
+            cut = _slice(seg, from_ms, end, rate=1.0)
+            if cut is not None:
+                kept.append(cut)
+        out = out.with_segments(tt, kept)
+    return out
+
+
+def _fit_fades(cut: Segment, seg: Segment, a: int, b: int) -> Segment:
+    """Drop a fade-in whose start was trimmed away, and a fade-out whose end was."""
+    fx = seg.m.get("fx")
+    if not fx:
+        return cut
+    kept = [e for e in fx if not (e.get("type") == "fade" and ((e["dir"] == "in" and seg.st < a) or (e["dir"] == "out" and seg.end > b)))]
+    return cut.with_m(fx=kept)
+
+
+def fade(draft: Draft, direction: str, d_ms: int) -> Draft:
+    """Fade the picture (and the clip's own sound) in from black at the start, or out to black at the end."""
+    video = list(draft.segments(VIDEO))
+    if not video:
+        raise DraftError(f"`fade {direction}` has no clip to apply to: add a `video` before it")
+    i = 0 if direction == "in" else len(video) - 1
+    seg = video[i]
+    video[i] = seg.with_m(fx=[*seg.m.get("fx", []), {"type": "fade", "dir": direction, "d": min(int(d_ms), seg.d)}])
+    return draft.with_segments(VIDEO, video)
+
+
+def add_text(draft: Draft, text: str, style: dict[str, Any], *, st: int = 0, d: int | None = None) -> Draft:
+    """Put text on screen from `st` for `d` ms, or until the end of the timeline when `d` is None."""
+    m: dict[str, Any] = {"text": text, "style": {k: v for k, v in style.items() if v is not None}}
+    if d is None:
+        m["to_end"] = True
+        d = max(draft.d - st, 0)
+    return draft.with_segments(TEXT, [*draft.segments(TEXT), Segment(st=int(st), d=int(d), m=m)])
+
+
+def add_sound(draft: Draft, media_id: str, entry: dict[str, Any], *, st: int = 0, in_ms: int = 0, d: int | None = None,
+              volume: float = 100.0, fade_in: int = 0, fade_out: int = 0, loop: bool = False, bed: bool = False,
+              duck: float | None = None) -> Draft:
+    """Add audio: a bed under the whole timeline (`bed`), or a sound placed at `st`."""
+    if entry.get("audio") is False:
+        raise DraftError(f"`{media_id}` has no audio track to play")
+    draft = add_media(draft, media_id, entry)
+    if d is None and not bed:
+        length = entry.get("d")
+        d = max(int(length) - in_ms, 0) if length is not None else 0
+    m: dict[str, Any] = {"src": media_id, "in": int(in_ms), "volume": float(volume)}
+    for key, value in (("fade_in", fade_in), ("fade_out", fade_out)):
+        if value:
+            m[key] = int(value)
+    if loop:
+        m["loop"] = True
+    if bed:
+        m["bed"] = True
+    if duck is not None:
+        m["duck"] = float(duck)
+    seg = Segment(st=int(st), d=int(d or 0), m=m)
+    return draft.with_segments(AUDIO, [*draft.segments(AUDIO), seg])
+
+
+def normalize(draft: Draft) -> Draft:
+    """Settle what depends on the final length: beds span the timeline, open-ended text runs to its end."""
+    total = draft.d
+    if draft.track(AUDIO):
+        audio = []
+        for s in draft.segments(AUDIO):
+            if s.m.get("bed"):
+                length = draft.media.get(s.m["src"], {}).get("d")
+                d = total if s.m.get("loop") or length is None else min(total, max(int(length) - s.m.get("in", 0), 0))
+                s = attrs.evolve(s, st=0, d=d)
+            audio.append(s)
+        draft = draft.with_segments(AUDIO, [s for s in audio if s.d > 0 and s.st < total])
+    if draft.track(TEXT):
+        text = [attrs.evolve(s, d=max(total - s.st, 0)) if s.m.get("to_end") else s for s in draft.segments(TEXT)]
+        draft = draft.with_segments(TEXT, [s for s in text if s.d > 0 and s.st < total])
+    return draft

@@ -1,0 +1,1 @@
+"""The local engine: FFmpeg (from the imageio-ffmpeg wheel) and PyAV on this machine."""

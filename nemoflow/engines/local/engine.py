@@ -1,0 +1,184 @@
+"""The local engine: media steps are validated and probed, edits become Drafts, exports become files.
+
+Exports take the cheapest correct path: a smart cut (stream copy except at the
+cut points) when the timeline is plain cuts of compatible H.264 files at their
+own size and rate, else one FFmpeg filter graph. Either way the file appears
+at its destination only when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ...draft.build import build_edit, media_clip_draft
+from ...draft.model import AUDIO, TEXT, VIDEO, Draft
+from ...draft.schema import checked
+from ...errors import DraftError, NemoflowError
+from ...lang.model import ExportSpec, Recipe, Step
+from .ffmpeg import Progress, atomic_output, run_ffmpeg
+from .graph import build_command, detect_command
+from .presets import Output, output_for
+from .sources import media_entry
+
+ProgressSink = Callable[[str, Progress, float], None]  # (step id, snapshot, total seconds)
+
+
+@attrs.frozen
+class ExportResult:
+    step: str
+    path: Path
+    method: str  # "render" | "smartcut"
+    duration: float
+    output: Output
+    detail: str = ""
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("NEMOFLOW_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("nemoflow")) / "local"
+
+
+class LocalEngine:
+    """Runs one recipe's steps on this machine; drafts and media entries are memoised per run."""
+
+    name = "local"
+
+    def __init__(self, recipe: Recipe, *, cache_dir: Path | None = None, on_progress: ProgressSink | None = None) -> None:
+        self.recipe = recipe
+        self.cache_dir = cache_dir or default_cache_dir()
+        self.on_progress = on_progress
+        self._media: dict[str, dict[str, Any]] = {}
+        self._drafts: dict[str, Draft] = {}
+
+    # -- media and drafts -------------------------------------------------
+    def media_entries(self) -> dict[str, dict[str, Any]]:
+        """Validate every media step up front, so a bad file fails before any render starts."""
+        for step in self.recipe.by_kind("media"):
+            self.media(step.id)
+        return self._media
+
+    def media(self, step_id: str) -> dict[str, Any]:
+        if step_id not in self._media:
+            self._media[step_id] = media_entry(self.recipe.steps[step_id])
+        return self._media[step_id]
+
+    def draft(self, step_id: str) -> Draft:
+        """The Draft a step produces (media: the whole file as one clip)."""
+        if step_id in self._drafts:
+            return self._drafts[step_id]
+        step = self.recipe.steps[step_id]
+        if step.kind == "media":
+            draft = checked(media_clip_draft(step_id, self.media(step_id)), f"for {step_id}")
+        elif step.kind == "edit":
+            media = {s.id: self.media(s.id) for s in self._media_inputs(step)}
+            draft = build_edit(step, media, self.draft)
+        elif step.kind == "ask":
+            raise DraftError(f"{step.span.file}:{step.span.line}:{step.span.column}: `ask {step.name}` needs an interpreter of "
+                             "plain-language edits; the local engine does not have one yet. Write the edit as clauses in an "
+                             "`edit` block, or run the recipe on the nemo engine.")
+        else:
+            raise DraftError(f"{step_id} does not produce a draft")
+        self._drafts[step_id] = draft
+        return draft
+
+    def _media_inputs(self, step: Step) -> list[Step]:
+        return [self.recipe.steps[i] for i in step.inputs if self.recipe.steps[i].kind == "media"]
+
+    def export_draft(self, step: Step) -> tuple[Draft, Output]:
+        spec: ExportSpec = step.spec
+        draft = self.draft(spec.base.id)
+        return draft, output_for(spec.settings, draft.canvas or {"w": 1920, "h": 1080, "fps": 30})
+
+    # -- exports ----------------------------------------------------------
+    def export(self, step: Step) -> ExportResult:
+        draft, out = self.export_draft(step)
+        checked(draft, f"before rendering {step.id}")
+        dest: Path = step.spec.path
+        pieces = self._smartcut_pieces(draft, out)
+        if pieces is not None:
+            from . import smartcut
+
+            reason = smartcut.incompatibility(pieces, audio=out.has_audio)
+            if reason is None:
+                with atomic_output(dest) as tmp:
+                    report = smartcut.smart_cut(pieces, tmp, audio=out.has_audio, crf=out.crf if out.crf is not None else 18,
+                                                on_progress=self._progress(step.id, draft.d / 1000))
+                detail = f"copied {report.copied_seconds:.1f}s, re-encoded {report.reencoded_seconds:.1f}s"
+                return ExportResult(step.id, dest, "smartcut", draft.d / 1000, out, detail)
+        transforms = self._stabilize(step, draft)
+        with atomic_output(dest) as tmp:
+            cmd = build_command(draft, out, tmp, what=step.id, cache_dir=self.cache_dir, transforms=transforms)
+            if os.environ.get("NEMOFLOW_DEBUG"):
+                print("ffmpeg " + " ".join(cmd.args), flush=True)
+            run_ffmpeg(cmd.args, what=step.id, on_progress=self._progress(step.id, cmd.duration))
+        return ExportResult(step.id, dest, "render", cmd.duration, out)
+
+    def _progress(self, step_id: str, total: float):
+        sink = self.on_progress
+        if sink is None:
+            return None
+        return lambda p: sink(step_id, p, total)
+
+    def _smartcut_pieces(self, draft: Draft, out: Output):
+        """Pieces for a smart cut, or None when the timeline needs the filter graph."""
+        if draft.segments(TEXT) or draft.segments(AUDIO) or out.codec != "h264" or out.container not in ("mp4", "mov", "mkv"):
+            return None
+        if out.bitrate or out.audio == "opus":
+            return None
+        pieces = []
+        for seg in draft.segments(VIDEO):
+            entry = draft.media[seg.m["src"]]
+            m = seg.m
+            if ("path" not in entry or entry["kind"] != "video" or entry.get("codec") != "h264" or seg.tr or m.get("fx")
+                    or m.get("still") or abs(m.get("speed", 1.0) - 1) > 1e-9 or abs(m.get("volume", 100.0) - 100) > 1e-6
+                    or (entry.get("w"), entry.get("h")) != (out.width, out.height) or entry.get("vfr")
+                    or abs(float(entry.get("fps") or 0) - out.fps) > 0.01 or entry.get("pix_fmt") != "yuv420p"
+                    or (out.has_audio and not entry.get("audio"))):
+                return None
+            start = m.get("in", 0) / 1000
+            pieces.append((Path(entry["path"]), start, start + seg.d / 1000))
+        if not pieces:
+            return None
+        from .smartcut import Piece
+
+        return [Piece(*p) for p in pieces]
+
+    def _stabilize(self, step: Step, draft: Draft) -> dict[int, Path]:
+        """Pass 1 of two-pass stabilization for each clip that asks for it; transforms cached by content."""
+        found: dict[int, Path] = {}
+        for i, seg in enumerate(draft.segments(VIDEO)):
+            if not any(e.get("type") == "stabilize" for e in seg.m.get("fx", [])):
+                continue
+            entry = draft.media[seg.m["src"]]
+            key = json.dumps([_content_id(entry), seg.m.get("in", 0), seg.d, seg.m.get("speed", 1.0),
+                              [e for e in seg.m.get("fx", []) if e.get("type") == "stabilize"]], sort_keys=True)
+            trf = self.cache_dir / "vidstab" / (hashlib.sha256(key.encode()).hexdigest()[:20] + ".trf")
+            if not trf.exists():
+                trf.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_output(trf) as tmp:
+                    cmd = detect_command(entry, seg.to_json(), tmp, f"{step.id} (stabilize: analysing clip {i + 1})")
+                    run_ffmpeg(cmd.args, what=cmd.what, on_progress=self._progress(cmd.what, cmd.duration))
+            found[i] = trf
+        return found
+
+
+def _content_id(entry: dict[str, Any]) -> Any:
+    """What identifies a media's content cheaply: the generator spec, or path + size + mtime."""
+    if "path" not in entry:
+        return entry
+    st = Path(entry["path"]).stat()
+    return [entry["path"], st.st_size, st.st_mtime_ns]
+
+
+__all__ = ["ExportResult", "LocalEngine", "NemoflowError"]

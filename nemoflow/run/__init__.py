@@ -1,0 +1,1 @@
+"""Running a checked recipe: executing steps, checking outputs, reporting."""
