@@ -199,16 +199,43 @@ def graph(
 
 
 @app.command()
+def probe(
+    files: list[Path] = typer.Argument(..., help="Media files to inspect."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list (one object per file)."),
+) -> None:
+    """Show what nemoflow sees in media files, and whether they are usable: kind, size, codecs, rotation, frame rate."""
+    from .engines.local.media import validate_media
+    from .engines.local.probe import describe
+    from .errors import NemoflowError
+
+    infos = []
+    for file in files:
+        try:
+            info = validate_media(file)
+        except NemoflowError as err:
+            _fail(str(err), err.exit_code)
+        if as_json:
+            infos.append(info.to_json())
+        else:
+            typer.echo(describe(info))
+    if as_json:
+        typer.echo(json.dumps(infos, indent=2))
+
+
+@app.command()
 def run(
     file: Path = typer.Argument(..., help="Recipe file."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show what would run, in order, and stop."),
     sets: Optional[list[str]] = SetOption,
     params: Optional[Path] = ParamsOption,
 ) -> None:
-    """Check a recipe and run its steps in dependency order."""
+    """Check a recipe, render its exports on this machine, and run its expect checks."""
     from .plan.dag import topological_order
 
     recipe = _load(file, sets, params)
+    if not dry_run:
+        _run_engine(recipe)
+        return
     order = topological_order(recipe)
     width = max((len(s) for s in order), default=0)
     for sid in order:
@@ -218,12 +245,65 @@ def run(
             detail = os.path.relpath(step.spec.path)
         elif step.inputs:
             detail = "<- " + ", ".join(step.inputs)
-        typer.echo(f"  {'would run' if dry_run else 'pending'}  {sid:<{width}}  {detail}".rstrip())
+        typer.echo(f"  would run  {sid:<{width}}  {detail}".rstrip())
     typer.echo(f"{len(order)} steps")
-    if dry_run:
-        return
-    _fail("this build of nemoflow has no render engine yet, so nothing was rendered; "
-          "`nemoflow run --dry-run` shows the plan", EXIT_CHANGES)
+
+
+def _run_engine(recipe) -> None:
+    """Render with the local engine; user-facing failures become one paragraph and an exit code."""
+    from .errors import NemoflowError
+    from .run.display import RenderDisplay
+    from .run.sequential import run_local
+
+    try:
+        with RenderDisplay() as display:
+            summary = run_local(recipe, on_progress=display.update, say=display.line)
+    except NemoflowError as err:
+        _fail(str(err), err.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("nemoflow: interrupted; FFmpeg was stopped and no partial output was kept", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    failed = summary.failed_checks
+    exports = len(summary.exports)
+    typer.echo(f"{exports} export{'s' if exports != 1 else ''} rendered, {len(summary.checks) - len(failed)}/{len(summary.checks)} "
+               f"checks passed in {summary.seconds:.1f}s", err=True)
+    if failed:
+        raise typer.Exit(EXIT_CHANGES)
+
+
+@app.command()
+def draft(
+    file: Path = typer.Argument(..., help="Recipe file."),
+    step: Optional[str] = typer.Option(None, "--step", help="Only this step's draft (an edit or export id, e.g. export.final)."),
+    sets: Optional[list[str]] = SetOption,
+    params: Optional[Path] = ParamsOption,
+) -> None:
+    """Print each export's Draft (the timeline JSON an engine renders), after probing its media."""
+    from .errors import NemoflowError
+    from .plan.dag import topological_order
+
+    recipe = _load(file, sets, params)
+    from .engines.local.engine import LocalEngine
+
+    engine = LocalEngine(recipe)
+    wanted = [sid for sid in topological_order(recipe) if recipe.steps[sid].kind == "export"]
+    if step is not None:
+        if step not in recipe.steps or recipe.steps[step].kind not in ("edit", "export", "media"):
+            _fail(f"`{step}` is not an edit, media or export step of {file}; steps: {', '.join(recipe.steps)}")
+        wanted = [step]
+    out = {}
+    try:
+        for sid in wanted:
+            s = recipe.steps[sid]
+            if s.kind == "export":
+                d, o = engine.export_draft(s)
+                out[sid] = {"draft": d.to_json(), "output": {"width": o.width, "height": o.height, "fps": o.fps, "format": o.container,
+                                                              "codec": o.codec, "quality": o.quality, "crf": o.crf, "audio": o.audio}}
+            else:
+                out[sid] = {"draft": engine.draft(sid).to_json()}
+    except NemoflowError as err:
+        _fail(str(err), err.exit_code)
+    typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
 
 
 def entry() -> None:

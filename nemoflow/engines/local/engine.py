@@ -143,7 +143,7 @@ class LocalEngine:
             if ("path" not in entry or entry["kind"] != "video" or entry.get("codec") != "h264" or seg.tr or m.get("fx")
                     or m.get("still") or abs(m.get("speed", 1.0) - 1) > 1e-9 or abs(m.get("volume", 100.0) - 100) > 1e-6
                     or (entry.get("w"), entry.get("h")) != (out.width, out.height) or entry.get("vfr")
-                    or abs(float(entry.get("fps") or 0) - out.fps) > 0.01 or entry.get("pix_fmt") != "yuv420p"
+                    or abs(float(entry.get("fps") or 0) - out.fps) > 0.01 or entry.get("pix_fmt") != "yuv420p" or entry.get("rotation")
                     or (out.has_audio and not entry.get("audio"))):
                 return None
             start = m.get("in", 0) / 1000

@@ -142,9 +142,11 @@ def _fit(g: _Graph, src: str, entry: dict[str, Any], fit: str | None, pad: str |
                      f"pad={ow}:{oh}:(ow-iw)/2:(oh-ih)/2:color={color}", "setsar=1"]
     # blur: the clip, fitted, over a blurred fill of itself; blurred at 1/8 size, where blur is cheap
     bw, bh = max(2, ow // 8 // 2 * 2), max(2, oh // 8 // 2 * 2)
+    radius = max(1, min(6, min(bw, bh) // 4 - 1))  # boxblur's limit is set by the half-size chroma planes
     bg, fg, bgs = g.label("bg"), g.label("fg"), g.label("bgs")
     g.raw(f"[{src}]split=2[{bg}][{fg}]")
-    g.raw(f"[{bg}]scale={bw}:{bh}:force_original_aspect_ratio=increase,crop={bw}:{bh},boxblur=6:2,scale={ow}:{oh},setsar=1[{bgs}]")
+    g.raw(f"[{bg}]scale={bw}:{bh}:force_original_aspect_ratio=increase,crop={bw}:{bh},boxblur={radius}:2,scale={ow}:{oh},"
+          f"setsar=1[{bgs}]")
     fgs = g.chain(fg, [f"scale={ow}:{oh}:force_original_aspect_ratio=decrease:force_divisible_by=2", "setsar=1"], "fgs")
     merged = g.label("fit")
     g.raw(f"[{bgs}][{fgs}]overlay=(W-w)/2:(H-h)/2[{merged}]")
@@ -187,7 +189,9 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
         if abs(speed - 1.0) > 1e-9:
             vf.append(f"setpts=(PTS-STARTPTS)/{lavfi_number(speed)}")
         if transitions or entry.get("vfr") or abs(speed - 1) > 1e-9 or abs(float(entry.get("fps") or 0) - out.fps) > 0.01:
-            vf.append(f"fps={lavfi_number(out.fps)}")
+            # a resampled stream can end a frame early: hold the last frame, then cut to the exact length
+            vf += [f"fps={lavfi_number(out.fps)}", f"tpad=stop_mode=clone:stop_duration={lavfi_number(2 / out.fps)}",
+                   f"trim=duration={_s(seg.d)}"]
         src, fit_filters = _fit(g, g.chain(f"{k}:v", vf, "pre"), entry, seg.m.get("fit"), seg.m.get("pad"), out)
         if entry.get("pix_fmt") != "yuv420p":
             fit_filters.append("format=yuv420p")  # after scale, so swscale converts while it scales: one pass
