@@ -345,11 +345,11 @@ def test_no_temporary_files_left_behind(media, tmp_path, monkeypatch):
     # Ctrl-C during the final mux, after the intermediates exist: all of them go, and so does the output.
     real = smartcut.run_ffmpeg
 
-    def interrupted(args, *, what, on_progress=None):
+    def interrupted(args, *, what, on_progress=None, on_start=None):
         if what == "smart cut final mux":
             Path(args[-1]).write_bytes(b"partial")
             raise KeyboardInterrupt
-        real(args, what=what, on_progress=on_progress)
+        real(args, what=what, on_progress=on_progress, on_start=on_start)
 
     monkeypatch.setattr(smartcut, "run_ffmpeg", interrupted)
     with pytest.raises(KeyboardInterrupt):

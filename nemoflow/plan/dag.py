@@ -57,9 +57,29 @@ def find_cycles(steps: Mapping[str, Step]) -> list[list[str]]:
 
 
 def topological_order(recipe: Recipe) -> list[str]:
-    """Steps in an order that runs inputs first; ties broken by source order, so it is stable."""
-    import networkx as nx
+    """Steps in an order that runs inputs first; ties broken by source order, so it is stable.
 
-    graph = build_graph(recipe.steps)
-    position = {sid: i for i, sid in enumerate(recipe.steps)}
-    return list(nx.lexicographical_topological_sort(graph, key=position.__getitem__))
+    Kahn's algorithm over a heap of source positions: the same order networkx's
+    lexicographical sort gives, without importing networkx (~60 ms) on every run.
+    """
+    import heapq
+
+    steps = recipe.steps
+    position = {sid: i for i, sid in enumerate(steps)}
+    waiting = {sid: len({i for i in step.inputs if i in steps}) for sid, step in steps.items()}
+    users: dict[str, list[str]] = {sid: [] for sid in steps}
+    for sid, step in steps.items():
+        for dep in {i for i in step.inputs if i in steps}:
+            users[dep].append(sid)
+    ready = [position[sid] for sid, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    names = list(steps)
+    order: list[str] = []
+    while ready:
+        sid = names[heapq.heappop(ready)]
+        order.append(sid)
+        for user in users[sid]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                heapq.heappush(ready, position[user])
+    return order

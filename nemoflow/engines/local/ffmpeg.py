@@ -79,16 +79,21 @@ def _relevant(stderr_lines: Sequence[str], limit: int = 8) -> str:
     return "\n".join("    " + ln[:300] for ln in chosen)
 
 
-def run_ffmpeg(args: Sequence[str], *, what: str, on_progress: ProgressCallback | None = None) -> None:
+def run_ffmpeg(args: Sequence[str], *, what: str, on_progress: ProgressCallback | None = None,
+               on_start: Callable[[subprocess.Popen], None] | None = None) -> None:
     """Run `ffmpeg ARGS`; raise RenderError with the telling stderr lines if it fails.
 
     `what` names the job for the error message ("export.final"). The process is
-    killed if this thread is interrupted (Ctrl-C) or anything else goes wrong.
+    killed if this thread is interrupted (Ctrl-C) or anything else goes wrong;
+    `on_start` hands the process to a caller that runs this in another thread
+    and must be able to kill it.
     """
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-progress", "pipe:1", *args]
     tail: deque[str] = deque(maxlen=200)
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             errors="replace", bufsize=1)
+    if on_start is not None:
+        on_start(proc)
     reader = threading.Thread(target=lambda: tail.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
     reader.start()
     try:
