@@ -193,14 +193,40 @@ def test_reframe_to_vertical(tmp_path, media, mode):
         assert frame[:40].std(axis=(0, 1)).mean() < frame[140:180].std(axis=(0, 1)).mean()  # the fill is softer
 
 
-def test_music_level_fades_and_ducking(tmp_path, media):
-    out = render(tmp_path, media, "  video a for 3s\n  mute\n  music song volume 50% fade out 1s")
-    samples, rate = sound(out)
-    full = render(tmp_path / "x" if (tmp_path / "x").mkdir() is None else tmp_path, media, "  video a for 3s\n  mute\n  music song")
-    ref, _ = sound(full)
+def _render_in(tmp_path, name, media, body, export="size 320x180"):
+    folder = tmp_path / name
+    folder.mkdir()
+    return render(folder, media, body, export)
+
+
+def test_music_level_and_fade(tmp_path, media):
+    samples, rate = sound(_render_in(tmp_path, "half", media, "  video a for 3s\n  mute\n  music song volume 50% fade out 1s"))
+    ref, _ = sound(_render_in(tmp_path, "full", media, "  video a for 3s\n  mute\n  music song"))
     mid = slice(rate // 2, rate)
     assert abs(rms(samples[mid]) / rms(ref[mid]) - 0.5) < 0.03
     assert rms(samples[-rate // 10 :]) < 0.2 * rms(samples[mid])  # faded out at the end
+
+
+def _level_at(samples: np.ndarray, rate: int, hz: float) -> float:
+    """Amplitude of one sine component (the clip is 440 Hz, the music 220 Hz)."""
+    t = np.arange(len(samples)) / rate
+    return float(abs(np.dot(samples, np.exp(-2j * np.pi * hz * t))) * 2 / len(samples))
+
+
+def test_music_ducks_under_the_clip_sound(tmp_path, media):
+    plain, rate = sound(_render_in(tmp_path, "plain", media, "  video a for 3s\n  music song"))
+    ducked, _ = sound(_render_in(tmp_path, "ducked", media, "  video a for 3s\n  music song duck 20%"))
+    window = slice(rate, 2 * rate)
+    assert _level_at(ducked[window], rate, 220) < 0.6 * _level_at(plain[window], rate, 220)
+    assert abs(_level_at(ducked[window], rate, 440) / _level_at(plain[window], rate, 440) - 1) < 0.05  # the clip is untouched
+
+
+def test_failed_expect_says_expected_and_actual(tmp_path, media):
+    text = recipe({"a": media["a"]}, "  video a for 1s") + "expect out {\n  duration ~= 2s\n  has audio\n}\n"
+    result = run_recipe(tmp_path, text)
+    assert result.exit_code == 1
+    assert "FAIL expect.out: duration ~= 2s  (actual: 1.000s)" in result.stdout + result.stderr
+    assert "1/2 checks passed" in result.stderr
 
 
 def test_stabilize_runs_two_passes_and_caches_the_analysis(tmp_path, media, monkeypatch):
