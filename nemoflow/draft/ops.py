@@ -18,7 +18,8 @@ DEFAULT_FPS = 30.0
 DEFAULT_CANVAS = {"w": 1920, "h": 1080, "fps": DEFAULT_FPS}
 
 
-def _even(x: float) -> int:
+def even(x: float) -> int:
+    """The nearest even size of at least 2: what yuv420p encoders accept."""
     return max(2, round(x / 2) * 2)
 
 
@@ -33,7 +34,7 @@ def _canvas_for(entry: dict[str, Any]) -> dict[str, Any]:
     fps = entry.get("fps") or DEFAULT_FPS
     if entry.get("vfr") or fps > 240:
         fps = DEFAULT_FPS if fps > 240 else round(fps)
-    return {"w": _even(entry.get("w", 1920)), "h": _even(entry.get("h", 1080)), "fps": round(float(fps), 3)}
+    return {"w": even(entry.get("w", 1920)), "h": even(entry.get("h", 1080)), "fps": round(float(fps), 3)}
 
 
 def add_clip(draft: Draft, media_id: str, entry: dict[str, Any], *, in_ms: int = 0, d_ms: int | None = None,
@@ -139,7 +140,7 @@ def reframe(draft: Draft, num: float, den: float, mode: str = "crop", color: str
     else:
         h = w / ratio
     segs = [s.with_m(fit=mode, **({"pad": color} if color else {})) for s in draft.segments(VIDEO)]
-    return draft.with_segments(VIDEO, segs).with_m(canvas={**canvas, "w": _even(w), "h": _even(h)})
+    return draft.with_segments(VIDEO, segs).with_m(canvas={**canvas, "w": even(w), "h": even(h)})
 
 
 def change_speed(draft: Draft, factor: float) -> Draft:

@@ -20,7 +20,7 @@ import attrs
 from ...draft.build import build_edit, media_clip_draft
 from ...draft.model import AUDIO, TEXT, VIDEO, Draft
 from ...draft.schema import checked
-from ...errors import DraftError, NemoflowError
+from ...errors import DraftError
 from ...lang.model import ExportSpec, Recipe, Step
 from .ffmpeg import Progress, atomic_output, run_ffmpeg
 from .graph import build_command, detect_command
@@ -180,5 +180,3 @@ def _content_id(entry: dict[str, Any]) -> Any:
     st = Path(entry["path"]).stat()
     return [entry["path"], st.st_size, st.st_mtime_ns]
 
-
-__all__ = ["ExportResult", "LocalEngine", "NemoflowError"]

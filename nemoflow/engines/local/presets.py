@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from ...draft.ops import even
 from ...lang.literals import Bitrate, Fps, Resolution
 
 DEFAULT_LONG_EDGE = 3840
@@ -71,21 +72,17 @@ class Output:
         return args
 
 
-def _even(x: float) -> int:
-    return max(2, round(x / 2) * 2)
-
-
 def output_for(settings: dict[str, Any], canvas: dict[str, Any]) -> Output:
     """Resolve an export block's settings against the draft's canvas (for the default size and fps)."""
     container = settings.get("format", "mp4")
     codec = settings.get("codec") or ("vp9" if container == "webm" else "h264")
     size = settings.get("size")
     if isinstance(size, Resolution):
-        width, height = _even(size.width), _even(size.height)
+        width, height = even(size.width), even(size.height)
     else:  # 4K class on the long edge, in the canvas's aspect ratio
         w, h = canvas["w"], canvas["h"]
         scale = DEFAULT_LONG_EDGE / max(w, h)
-        width, height = _even(w * scale), _even(h * scale)
+        width, height = even(w * scale), even(h * scale)
     fps = settings.get("fps")
     fps_value = float(fps.value if isinstance(fps, Fps) else fps) if fps is not None else float(canvas["fps"])
     audio = settings.get("audio") or ("opus" if container == "webm" else "aac")

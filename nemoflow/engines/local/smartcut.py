@@ -231,6 +231,13 @@ class _Unsuitable(Exception):
 
 
 def _probe(path: Path) -> _Source:
+    """Probe once per file content: `incompatibility` and `smart_cut` both ask, and the frame decode is not free at 4K."""
+    st = path.stat()
+    return _probe_cached(path, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _probe_cached(path: Path, size: int, mtime_ns: int) -> _Source:
     import av
 
     name = path.name

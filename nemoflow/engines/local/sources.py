@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...draft.build import color_hex
 from ...errors import MediaError
-from ...lang.literals import Color, Duration, Fps, Frequency, Percent, Resolution
+from ...lang.literals import Duration, Fps, Frequency, Percent, Resolution
 from ...lang.model import MediaSpec, Step
 
 DEFAULT_SIZE = (1920, 1080)
-
-
-def _color_hex(c: Color) -> str:
-    return f"#{c.r:02x}{c.g:02x}{c.b:02x}"
 
 
 def generated_entry(spec: MediaSpec) -> dict[str, Any]:
@@ -32,7 +29,7 @@ def generated_entry(spec: MediaSpec) -> dict[str, Any]:
         rate = float(fps.value if isinstance(fps, Fps) else fps) if fps is not None else 30.0
         gen.update(w=w, h=h, fps=rate)
         if spec.generator == "color":
-            gen["color"] = _color_hex(o["color"])
+            gen["color"] = color_hex(o["color"])
         else:
             gen["kind"] = o.get("kind") or "testsrc"
         tone: Frequency | None = o.get("tone")
