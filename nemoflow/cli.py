@@ -222,53 +222,239 @@ def probe(
         typer.echo(json.dumps(infos, indent=2))
 
 
+TargetsArgument = typer.Argument(None, help="Steps to run, with what they need (e.g. export.final); default: all.", show_default=False)
+ForceOption = typer.Option(None, "--force", metavar="STEP", help="Run this step even if cached (repeatable; globs like 'export.*').")
+StateDirOption = typer.Option(None, "--state-dir", metavar="DIR", help="Where the cache, journal and lock live (default: .nemoflow/ "
+                              "beside the recipe; NEMOFLOW_STATE_DIR).")
+
+
+def _workspace(recipe, *, targets=None, force=None, jobs=None, cpus=None, keep_going=False, state_dir=None):
+    from .errors import NemoflowError
+    from .run.runner import RunOptions, Workspace
+
+    if jobs is not None and jobs < 1:
+        _fail(f"-j takes a number of steps at a time, 1 or more; got {jobs}")
+    if cpus is not None and cpus < 1:
+        _fail(f"--cpus takes a number of cores, 1 or more; got {cpus}")
+    options = RunOptions(targets=tuple(targets or ()), force=tuple(force or ()), jobs=jobs, cpus=cpus, keep_going=keep_going,
+                         state_dir=state_dir.resolve() if state_dir else None)
+    try:
+        return Workspace(recipe, options)
+    except NemoflowError as err:
+        _fail(str(err), err.exit_code)
+
+
 @app.command()
 def run(
     file: Path = typer.Argument(..., help="Recipe file."),
-    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show what would run, in order, and stop."),
+    targets: Optional[list[str]] = TargetsArgument,
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Steps at a time (default: twice the cores; renders of 1080p "
+                                       "and up still take every core, one at a time, unless --cpus says otherwise)."),
+    cpus: Optional[int] = typer.Option(None, "--cpus", help="Cores the renders may share (default: this machine's)."),
+    force: Optional[list[str]] = ForceOption,
+    keep_going: bool = typer.Option(False, "--keep-going", "-k", help="After a failure, go on with steps that do not need it."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show the plan (what would run, and why) and stop."),
+    as_json: bool = typer.Option(False, "--json", help="Print events as JSON lines on stdout (schemas/events.schema.json)."),
+    junit: Optional[Path] = typer.Option(None, "--junit", metavar="FILE", help="Write a JUnit XML report (each expect "
+                                         "assertion is a test case)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list steps that were cached or did not render."),
+    state_dir: Optional[Path] = StateDirOption,
     sets: Optional[list[str]] = SetOption,
     params: Optional[Path] = ParamsOption,
 ) -> None:
-    """Check a recipe, render its exports on this machine, and run its expect checks."""
-    from .plan.dag import topological_order
+    """Run a recipe: plan against the cache, render what changed (in parallel), run the expect checks."""
+    from .errors import NemoflowError
 
     recipe = _load(file, sets, params)
-    if not dry_run:
-        _run_engine(recipe)
+    ws = _workspace(recipe, targets=targets, force=force, jobs=jobs, cpus=cpus, keep_going=keep_going, state_dir=state_dir)
+    if dry_run:
+        _print_plan(ws, as_json=as_json, detailed=False)
         return
-    order = topological_order(recipe)
-    width = max((len(s) for s in order), default=0)
-    for sid in order:
-        step = recipe.steps[sid]
-        detail = ""
-        if step.kind == "export":
-            detail = os.path.relpath(step.spec.path)
-        elif step.inputs:
-            detail = "<- " + ", ".join(step.inputs)
-        typer.echo(f"  would run  {sid:<{width}}  {detail}".rstrip())
-    typer.echo(f"{len(order)} steps")
+    from .run.display import RunDisplay
+    from .run.events import JsonLines
+    from .run.junit import JUnitReport
 
-
-def _run_engine(recipe) -> None:
-    """Render with the local engine; user-facing failures become one paragraph and an exit code."""
-    from .errors import NemoflowError
-    from .run.display import RenderDisplay
-    from .run.sequential import run_local
-
+    display = RunDisplay(verbose=verbose, live=False if as_json else None)
+    report = JUnitReport(recipe) if junit else None
+    sinks = [JsonLines()] if as_json else [display]
+    if report is not None:
+        sinks.append(report)
+    _terminate_as_interrupt()
     try:
-        with RenderDisplay() as display:
-            summary = run_local(recipe, on_progress=display.update, say=display.line)
+        with display if not as_json else _nothing():
+            result = ws.run(sinks)
     except NemoflowError as err:
         _fail(str(err), err.exit_code)
     except KeyboardInterrupt:
-        typer.echo("nemoflow: interrupted; FFmpeg was stopped and no partial output was kept", err=True)
+        typer.echo("nemoflow: interrupted; FFmpeg was stopped, no partial output was kept, and finished steps are cached",
+                   err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    failed = summary.failed_checks
-    exports = len(summary.exports)
-    typer.echo(f"{exports} export{'s' if exports != 1 else ''} rendered, {len(summary.checks) - len(failed)}/{len(summary.checks)} "
-               f"checks passed in {summary.seconds:.1f}s", err=True)
-    if failed:
+    finally:
+        if report is not None and junit is not None:
+            report.write(junit)
+    for sid, message in result.errors:
+        typer.echo(_color(f"nemoflow: error: {sid}: {message}"), err=True)
+    typer.echo(_run_summary(result), err=True)
+    raise typer.Exit(result.exit_code)
+
+
+def _run_summary(result) -> str:
+    parts = []
+    ran = result.count("ok")
+    for count, word in ((ran, "ran"), (result.count("restored"), "restored"), (result.count("cached"), "cached"),
+                        (result.count("failed"), "failed"), (result.count("blocked"), "blocked"),
+                        (result.count("cancelled"), "cancelled")):
+        if count:
+            parts.append(f"{count} {word}")
+    checks = result.checks
+    passed = sum(c["ok"] for c in checks)
+    head = "nothing to do: " if not ran and not result.count("restored") and result.status == "ok" else ""
+    text = head + (", ".join(parts) or "no steps")
+    if checks:
+        text += f"; {passed}/{len(checks)} checks passed"
+    return text + f" in {result.seconds:.1f}s"
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (a CI job cancelled, `kill`) stops a run as cleanly as Ctrl-C: FFmpeg killed, no partial files."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        pass
+
+
+_PLAN_WORDS = {"run": "run", "restore": "restore", "cached": "cached", "blocked": "blocked", "error": "error"}
+
+
+def _print_plan(ws, *, as_json: bool, detailed: bool) -> None:
+    from .errors import NemoflowError
+
+    try:
+        plan = ws.plan()
+    except NemoflowError as err:
+        _fail(str(err), err.exit_code)
+    counts = {s: plan.count(s) for s in ("run", "restore", "cached", "blocked", "error")}
+    if as_json:
+        typer.echo(json.dumps({"v": 1, "recipe": str(ws.recipe.path), "state_dir": str(ws.state.root), "changes": plan.changes,
+                               "counts": counts, "steps": [p.to_json() for p in plan.steps.values()]}, indent=2))
+    else:
+        width = max((len(s) for s in plan.steps), default=0)
+        for p in plan.steps.values():
+            why = "" if p.status == "cached" else "  " + "; ".join(p.reasons)
+            typer.echo(f"  {_PLAN_WORDS[p.status]:<8} {p.id:<{width}}{why}".rstrip())
+        summary = ", ".join(f"{n} {'to ' + w if w in ('run', 'restore') else w}" for w, n in counts.items() if n)
+        typer.echo(("nothing to do: " if not plan.changes and not plan.errors else "") + (summary or "no steps"))
+    if plan.errors:
         raise typer.Exit(EXIT_CHANGES)
+    if detailed and plan.changes:
+        raise typer.Exit(EXIT_USER)
+
+
+@app.command()
+def plan(
+    file: Path = typer.Argument(..., help="Recipe file."),
+    targets: Optional[list[str]] = TargetsArgument,
+    force: Optional[list[str]] = ForceOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", help="Exit 0 if there is nothing to do, 2 if steps "
+                                           "would run, 1 on error (like terraform plan)."),
+    state_dir: Optional[Path] = StateDirOption,
+    sets: Optional[list[str]] = SetOption,
+    params: Optional[Path] = ParamsOption,
+) -> None:
+    """Show what `run` would do, step by step: run, restore, cached or blocked, and why. Changes nothing."""
+    recipe = _load(file, sets, params)
+    _print_plan(_workspace(recipe, targets=targets, force=force, state_dir=state_dir), as_json=as_json, detailed=detailed_exitcode)
+
+
+@app.command()
+def explain(
+    file: Path = typer.Argument(..., help="Recipe file."),
+    step: str = typer.Argument(..., help="The step to explain, e.g. export.final."),
+    as_json: bool = typer.Option(False, "--json", help="Print the explanation as JSON."),
+    state_dir: Optional[Path] = StateDirOption,
+    sets: Optional[list[str]] = SetOption,
+    params: Optional[Path] = ParamsOption,
+) -> None:
+    """Say why a step runs or is cached: which part of its cache key changed since it last ran, down to the cause."""
+    from .errors import NemoflowError
+
+    recipe = _load(file, sets, params)
+    ws = _workspace(recipe, state_dir=state_dir)
+    try:
+        info = ws.explain(step)
+    except NemoflowError as err:
+        _fail(str(err), err.exit_code)
+    if as_json:
+        typer.echo(json.dumps(info, indent=2, ensure_ascii=False))
+        return
+    verb = {"run": "will run", "restore": "will be restored from the cache", "cached": "is cached (nothing to do)",
+            "blocked": "is blocked", "error": "cannot run"}[info["status"]]
+    typer.echo(f"{info['step']} {verb}: {'; '.join(info['reasons'])}")
+    typer.echo(f"  key now:   {info['key'][:16]}")
+    last = info["last"]
+    if last is None:
+        typer.echo("  it has not run before with this state directory")
+        return
+    typer.echo(f"  last run:  {last.get('run') or '?'}: {last.get('status')}, key {str(last.get('key'))[:16]}")
+    if not info["changes"]:
+        same = last.get("key") == info["key"]
+        typer.echo("  nothing it depends on has changed" if same else "  the last key's parts are no longer in the cache")
+        return
+    typer.echo("  changed since then:")
+
+    def show(changes, depth):
+        for c in changes:
+            typer.echo("    " + "  " * depth + c["reason"] + (", because:" if c.get("because") else ""))
+            show(c.get("because") or [], depth + 1)
+
+    show(info["changes"], 0)
+
+
+@app.command()
+def clean(
+    file: Path = typer.Argument(..., help="Recipe file."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="List what would be removed; remove nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was (or would be) removed as JSON."),
+    state_dir: Optional[Path] = StateDirOption,
+    sets: Optional[list[str]] = SetOption,
+    params: Optional[Path] = ParamsOption,
+) -> None:
+    """Remove cached results that no current step key uses (outputs you saved are never touched)."""
+    from .errors import NemoflowError
+    from .run.lock import RunLock
+
+    recipe = _load(file, sets, params)
+    ws = _workspace(recipe, state_dir=state_dir)
+    try:
+        if dry_run or not ws.state.exists():
+            report = ws.clean(dry_run=True) if ws.state.exists() else {"removed": [], "bytes": 0, "dry_run": dry_run}
+        else:
+            with RunLock(ws.state.lock_file, say=lambda text: typer.echo(f"note: {text}", err=True)):
+                report = ws.clean(dry_run=False)
+    except NemoflowError as err:
+        _fail(str(err), err.exit_code)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    verb = "would remove" if dry_run else "removed"
+    for item in report["removed"]:
+        typer.echo(f"  {verb} {item['key'][:16]}  {item.get('step') or '(unfinished)'}  {item['bytes'] / 1e6:.1f} MB")
+    n = len(report["removed"])
+    typer.echo(f"{verb} {n} cached result{'s' if n != 1 else ''} ({report['bytes'] / 1e6:.1f} MB)")
 
 
 @app.command()

@@ -35,3 +35,9 @@ class RenderError(NemoflowError):
     """FFmpeg (or an engine) failed while producing an output."""
 
     exit_code = 1
+
+
+class TransientError(NemoflowError):
+    """A failure worth retrying as is: a dropped connection, a 5xx (network steps only)."""
+
+    exit_code = 1

@@ -79,7 +79,7 @@ def test_set_overrides_reach_the_plan(cli):
 def test_run_dry_run_lists_steps_in_order(cli):
     result = cli("run", "--dry-run", str(EXAMPLES / "urban_dreams.nemo"))
     assert result.exit_code == 0
-    lines = [ln.split()[2] for ln in result.stdout.splitlines() if ln.startswith("  would run")]
+    lines = [ln.split()[1] for ln in result.stdout.splitlines() if ln.split()[0] in ("run", "cached")]
     assert lines == ["media.city", "media.lofi", "edit.cut", "export.final", "expect.final"]
 
 

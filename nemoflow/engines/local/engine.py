@@ -21,13 +21,20 @@ from ...draft.build import build_edit, media_clip_draft
 from ...draft.model import AUDIO, TEXT, VIDEO, Draft
 from ...draft.schema import checked
 from ...errors import DraftError
+from ...lang.literals import Resolution
 from ...lang.model import ExportSpec, Recipe, Step
 from .ffmpeg import Progress, atomic_output, run_ffmpeg
 from .graph import build_command, detect_command
 from .presets import Output, output_for
 from .sources import media_entry
 
-ProgressSink = Callable[[str, Progress, float], None]  # (step id, snapshot, total seconds)
+ProgressSink = Callable[[str, Progress, float, str], None]  # (step id, snapshot, total seconds, phase)
+CachedResult = Callable[[str], "dict[str, Any] | None"]  # step id → its result from the cache, if it has one
+
+# Part of every cache key: bump it when the same Draft would render differently
+# (a filter graph change), so caches built by older code are not trusted.
+ENGINE_REVISION = 1
+HEAVY_PIXELS = 1_500_000  # outputs this big keep every core busy on their own (1080p and up)
 
 
 @attrs.frozen
@@ -38,6 +45,22 @@ class ExportResult:
     duration: float
     output: Output
     detail: str = ""
+
+    def summary(self) -> str:
+        how = f"smart cut: {self.detail}" if self.method == "smartcut" else f"{self.output.codec}, {self.output.quality}"
+        return f"{self.duration:.1f}s at {self.output.width}x{self.output.height}, {how}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method, "duration": self.duration, "detail": self.detail, "output": attrs.asdict(self.output)}
+
+
+@attrs.frozen
+class StepOutcome:
+    """What running one step produced: a JSON result for the cache, files written, a line for people."""
+
+    result: dict[str, Any]
+    outputs: tuple[Path, ...] = ()
+    summary: str = ""
 
 
 def default_cache_dir() -> Path:
@@ -54,12 +77,65 @@ class LocalEngine:
 
     name = "local"
 
-    def __init__(self, recipe: Recipe, *, cache_dir: Path | None = None, on_progress: ProgressSink | None = None) -> None:
+    def __init__(self, recipe: Recipe, *, cache_dir: Path | None = None, on_progress: ProgressSink | None = None,
+                 cached: CachedResult | None = None) -> None:
         self.recipe = recipe
         self.cache_dir = cache_dir or default_cache_dir()
         self.on_progress = on_progress
+        self.cached = cached
         self._media: dict[str, dict[str, Any]] = {}
         self._drafts: dict[str, Draft] = {}
+
+    # -- what the runner asks before running anything ----------------------
+    def identity(self, memo) -> dict[str, str]:
+        """Cache-key components naming this engine: nemoflow's engine revision and the FFmpeg build.
+
+        The FFmpeg version is memoized by the binary's size and mtime, so an
+        unchanged re-run starts no FFmpeg process at all.
+        """
+        from ... import __version__
+        from .ffmpeg import ffmpeg_exe, ffmpeg_version
+
+        exe = ffmpeg_exe()
+        st = os.stat(exe)
+        memo_key = f"ffmpeg-version:{exe}:{st.st_size}:{st.st_mtime_ns}"
+        version = memo.lookup(memo_key)
+        if not isinstance(version, str):
+            version = ffmpeg_version()
+            memo.store(memo_key, version)
+        return {"engine": f"local {__version__} r{ENGINE_REVISION}", "ffmpeg": version}
+
+    def cannot_run(self, step: Step) -> str | None:
+        """Why this engine cannot run a step at all (known before running), or None."""
+        if step.kind == "ask":
+            return ("the local engine cannot interpret plain-language `ask` steps yet; write the edit as clauses in an "
+                    "`edit` block, or run the recipe on the nemo engine")
+        if step.kind == "media" and step.spec.source == "url":
+            return f"media `{step.name}` is a URL; the local engine renders files on this machine only (download it first)"
+        return None
+
+    def resources(self, step: Step) -> tuple[str, int]:
+        """(class, demand): a render needs every core at 1080p and above, one below; other steps are light."""
+        if step.kind != "export":
+            return "light", 1
+        size = step.spec.settings.get("size")
+        pixels = size.width * size.height if isinstance(size, Resolution) else 3840 * 2160
+        return "cpu", (os.cpu_count() or 1) if pixels >= HEAVY_PIXELS else 1
+
+    def run_step(self, step: Step) -> StepOutcome:
+        """Run a media, edit or export step (expect steps are the runner's: they only probe files)."""
+        if step.kind == "media":
+            entry = self.media(step.id)
+            what = entry.get("kind", "media")
+            length = f", {entry['d'] / 1000:.1f}s" if entry.get("d") else ""
+            return StepOutcome(entry, summary=f"{what}{length}")
+        if step.kind in ("edit", "ask"):
+            draft = self.draft(step.id)
+            return StepOutcome(draft.to_json(), summary=_clips(draft))
+        if step.kind == "export":
+            result = self.export(step)
+            return StepOutcome(result.to_json(), (result.path,), result.summary())
+        raise DraftError(f"the local engine does not run {step.kind} steps")
 
     # -- media and drafts -------------------------------------------------
     def media_entries(self) -> dict[str, dict[str, Any]]:
@@ -70,7 +146,11 @@ class LocalEngine:
 
     def media(self, step_id: str) -> dict[str, Any]:
         if step_id not in self._media:
-            self._media[step_id] = media_entry(self.recipe.steps[step_id])
+            step = self.recipe.steps[step_id]
+            entry = self.cached(step_id) if self.cached else None
+            if entry is not None and step.spec.source == "file":  # same content (the key says so); maybe moved
+                entry = {**entry, "path": str(step.spec.path)}
+            self._media[step_id] = entry if entry is not None else media_entry(step)
         return self._media[step_id]
 
     def draft(self, step_id: str) -> Draft:
@@ -78,7 +158,14 @@ class LocalEngine:
         if step_id in self._drafts:
             return self._drafts[step_id]
         step = self.recipe.steps[step_id]
-        if step.kind == "media":
+        stored = self.cached(step_id) if self.cached and step.kind in ("edit", "ask") else None
+        if stored is not None:
+            draft = Draft.from_json(stored)
+            moved = {mid: self.media(mid) for mid, e in draft.media.items()
+                     if "path" in e and mid in self.recipe.steps and self.recipe.steps[mid].kind == "media"}
+            if moved:  # the key covers content, not place: point file media at where they are now
+                draft = draft.with_m(media={**draft.media, **{mid: {**draft.media[mid], "path": e["path"]} for mid, e in moved.items()}})
+        elif step.kind == "media":
             draft = checked(media_clip_draft(step_id, self.media(step_id)), f"for {step_id}")
         elif step.kind == "edit":
             media = {s.id: self.media(s.id) for s in self._media_inputs(step)}
@@ -124,11 +211,11 @@ class LocalEngine:
             run_ffmpeg(cmd.args, what=step.id, on_progress=self._progress(step.id, cmd.duration))
         return ExportResult(step.id, dest, "render", cmd.duration, out)
 
-    def _progress(self, step_id: str, total: float):
+    def _progress(self, step_id: str, total: float, phase: str = "render"):
         sink = self.on_progress
         if sink is None:
             return None
-        return lambda p: sink(step_id, p, total)
+        return lambda p: sink(step_id, p, total, phase)
 
     def _smartcut_pieces(self, draft: Draft, out: Output):
         """Pieces for a smart cut, or None when the timeline needs the filter graph."""
@@ -167,8 +254,9 @@ class LocalEngine:
             if not trf.exists():
                 trf.parent.mkdir(parents=True, exist_ok=True)
                 with atomic_output(trf) as tmp:
-                    cmd = detect_command(entry, seg.to_json(), tmp, f"{step.id} (stabilize: analysing clip {i + 1})")
-                    run_ffmpeg(cmd.args, what=cmd.what, on_progress=self._progress(cmd.what, cmd.duration))
+                    phase = f"stabilize: analysing clip {i + 1}"
+                    cmd = detect_command(entry, seg.to_json(), tmp, f"{step.id} ({phase})")
+                    run_ffmpeg(cmd.args, what=cmd.what, on_progress=self._progress(step.id, cmd.duration, phase))
             found[i] = trf
         return found
 
@@ -180,3 +268,8 @@ def _content_id(entry: dict[str, Any]) -> Any:
     st = Path(entry["path"]).stat()
     return [entry["path"], st.st_size, st.st_mtime_ns]
 
+
+
+def _clips(draft: Draft) -> str:
+    n = len(draft.segments(VIDEO))
+    return f"{n} clip{'s' if n != 1 else ''}, {draft.d / 1000:.1f}s"

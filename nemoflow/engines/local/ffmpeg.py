@@ -67,6 +67,27 @@ class Progress:
 
 ProgressCallback = Callable[[Progress], None]
 
+# Every FFmpeg this process started and has not reaped: the runner kills them all
+# on Ctrl-C or a failure elsewhere, whichever thread started them.
+_live: set[subprocess.Popen] = set()
+_live_lock = threading.Lock()
+_stopped = threading.Event()
+
+
+def stop_all() -> None:
+    """Kill every running FFmpeg, and refuse to start new ones (the run is being cancelled)."""
+    _stopped.set()
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        with contextlib.suppress(OSError):
+            proc.kill()
+
+
+def allow_start() -> None:
+    """Undo `stop_all` (a new run in the same process, e.g. in tests)."""
+    _stopped.clear()
+
 # Lines of stderr worth showing when FFmpeg fails: errors, not banner noise.
 _ERROR_LINE = re.compile(r"error|invalid|no such|not found|unable|cannot|could not|failed|unknown|does not|too|unsupported|"
                          r"mismatch|denied", re.I)
@@ -90,8 +111,14 @@ def run_ffmpeg(args: Sequence[str], *, what: str, on_progress: ProgressCallback 
     """
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-progress", "pipe:1", *args]
     tail: deque[str] = deque(maxlen=200)
+    if _stopped.is_set():
+        raise RenderError(f"not starting FFmpeg for {what}: the run is being cancelled")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             errors="replace", bufsize=1)
+    with _live_lock:
+        _live.add(proc)
+    if _stopped.is_set():  # stop_all() ran between the check above and the add
+        proc.kill()
     if on_start is not None:
         on_start(proc)
     reader = threading.Thread(target=lambda: tail.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
@@ -110,7 +137,11 @@ def run_ffmpeg(args: Sequence[str], *, what: str, on_progress: ProgressCallback 
         raise
     finally:
         reader.join(timeout=5)
+        with _live_lock:
+            _live.discard(proc)
     if proc.returncode != 0:
+        if _stopped.is_set():
+            raise RenderError(f"FFmpeg was stopped while rendering {what}: the run was cancelled")
         raise RenderError(f"FFmpeg failed while rendering {what} (exit code {proc.returncode}):\n{_relevant(tail)}\n"
                           "If the message names a source file, check that file; otherwise this is likely a nemoflow bug: "
                           "run again with NEMOFLOW_DEBUG=1 to see the FFmpeg command, and please report it.")
