@@ -279,7 +279,7 @@ def run(
     sinks = [JsonLines()] if as_json else [display]
     if report is not None:
         sinks.append(report)
-    _terminate_as_interrupt()
+    previous_handler = _terminate_as_interrupt()
     try:
         with display if not as_json else _nothing():
             result = ws.run(sinks)
@@ -290,6 +290,10 @@ def run(
                    err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
+        if previous_handler is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous_handler)
         if report is not None and junit is not None:
             report.write(junit)
     for sid, message in result.errors:
@@ -323,17 +327,20 @@ class _nothing:
         return False
 
 
-def _terminate_as_interrupt() -> None:
-    """SIGTERM (a CI job cancelled, `kill`) stops a run as cleanly as Ctrl-C: FFmpeg killed, no partial files."""
+def _terminate_as_interrupt():
+    """SIGTERM (a CI job cancelled, `kill`) stops a run as cleanly as Ctrl-C: FFmpeg killed, no partial files.
+
+    Returns the handler it replaced, for the caller to put back.
+    """
     import signal
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
     try:
-        signal.signal(signal.SIGTERM, interrupt)
+        return signal.signal(signal.SIGTERM, interrupt)
     except ValueError:  # not the main thread (embedded use): leave signals alone
-        pass
+        return None
 
 
 _PLAN_WORDS = {"run": "run", "restore": "restore", "cached": "cached", "blocked": "blocked", "error": "error"}

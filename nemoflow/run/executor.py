@@ -60,8 +60,10 @@ class Hooks:
 
 
 class Executor:
-    def __init__(self, *, jobs: int, budgets: dict[str, int], keep_going: bool = False, hooks: Hooks | None = None) -> None:
+    def __init__(self, *, jobs: int, budgets: dict[str, int], keep_going: bool = False, hooks: Hooks | None = None,
+                 backoff: float = 1.0) -> None:
         self.jobs = max(1, jobs)
+        self.backoff = backoff  # first retry wait in seconds; doubles each time, with jitter, up to 30x
         self.budgets = budgets
         self.keep_going = keep_going
         self.hooks = hooks or Hooks()
@@ -175,7 +177,7 @@ class Executor:
 
                 retrying = tenacity.Retrying(
                     stop=tenacity.stop_after_attempt(task.retries + 1),
-                    wait=tenacity.wait_exponential_jitter(initial=1, max=30),
+                    wait=tenacity.wait_exponential_jitter(initial=self.backoff, max=30 * self.backoff, jitter=self.backoff),
                     retry=tenacity.retry_if_exception(lambda e: isinstance(e, TransientError) and not self.stopping),
                     before_sleep=lambda state: self.hooks.retrying(task, state.attempt_number, state.outcome.exception(),
                                                                    state.upcoming_sleep),

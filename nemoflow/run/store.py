@@ -145,7 +145,7 @@ class Store:
                 continue
             reason = "output missing" if digest is None else "output modified"
             obj = self.dir(record["key"]) / out["object"]
-            restorable = obj.is_file() and obj.stat().st_size == out["size"]
+            restorable = digests.digest(obj) == out["sha256"]  # a hard link edited in place is damaged too
             return OutputCheck(False, f"{reason}: {out['path']}", restorable)
         return OutputCheck(True)
 
