@@ -7,9 +7,9 @@ import os
 import time
 from pathlib import Path
 
+from mediagen import make_video
 from typer.testing import CliRunner
 
-from mediagen import make_video
 from nemoflow.cli import app
 
 RECIPE = """nemo 1
