@@ -177,7 +177,8 @@ class Executor:
 
                 retrying = tenacity.Retrying(
                     stop=tenacity.stop_after_attempt(task.retries + 1),
-                    wait=tenacity.wait_exponential_jitter(initial=self.backoff, max=30 * self.backoff, jitter=self.backoff),
+                    wait=(tenacity.wait_exponential(multiplier=self.backoff, max=30 * self.backoff)
+                          + tenacity.wait_random(0, self.backoff)),
                     retry=tenacity.retry_if_exception(lambda e: isinstance(e, TransientError) and not self.stopping),
                     before_sleep=lambda state: self.hooks.retrying(task, state.attempt_number, state.outcome.exception(),
                                                                    state.upcoming_sleep),

@@ -260,7 +260,8 @@ class Workspace:
         bus = self.bus = EventBus(new_run_id(), sinks)
         result = RunResult(bus.run_id)
         started = time.monotonic()
-        with RunLock(self.state.lock_file, say=lambda text: bus.emit("note", message=text)):
+        notes: list[str] = []  # said while taking the lock, reported after run-started
+        with RunLock(self.state.lock_file, say=notes.append):
             journal = Journal(self.state.journal_dir, bus.run_id)
             previous = last_interrupted(self.state.journal_dir, exclude=journal.path)
             bus.sinks.append(journal.write)
@@ -270,6 +271,8 @@ class Workspace:
                 bus.emit("run-started", recipe=str(self.recipe.path), pid=os.getpid(), engine=self.engine.name,
                          jobs=self._jobs(), cpus=self._cpus(), targets=list(self.options.targets),
                          state_dir=str(self.state.root), resumed_from=previous.run if previous else None)
+                for note in notes:
+                    bus.emit("note", message=note)
                 if previous is not None:
                     self._recover(previous, bus)
                 plan = self.plan()
