@@ -1,9 +1,10 @@
 """The `nemoflow` command: parse arguments, call the library, print.
 
 Heavy modules (lark, networkx, the checker) are imported inside commands so
-that `nemoflow --help` starts fast. Exit codes: 0 ok, 1 `fmt --check` found
-changes or a run could not render, 2 user error, 70 internal error, 130
-interrupted.
+that `nemoflow --help` starts fast. Exit codes: 0 ok; 1 a step or an expect
+check failed (or `fmt --check` found changes); 2 user error; 70 internal
+error; 130 interrupted. `plan --detailed-exitcode` uses 0 nothing to do, 2
+changes, 1 error, as terraform does.
 """
 
 from __future__ import annotations
@@ -353,6 +354,7 @@ def _print_plan(ws, *, as_json: bool, detailed: bool) -> None:
         plan = ws.plan()
     except NemoflowError as err:
         _fail(str(err), err.exit_code)
+    ws.save_memo()
     counts = {s: plan.count(s) for s in ("run", "restore", "cached", "blocked", "error")}
     if as_json:
         typer.echo(json.dumps({"v": 1, "recipe": str(ws.recipe.path), "state_dir": str(ws.state.root), "changes": plan.changes,

@@ -218,6 +218,12 @@ class Workspace:
             return ("changed since the last run (its details were cleaned from the cache)",)
         return ("no result in the cache (cleaned, or another state directory)",)
 
+    def save_memo(self) -> None:
+        """Keep digests computed while planning (only where a state directory already exists: plan creates none)."""
+        if self.state.exists():
+            with contextlib.suppress(OSError):
+                self.digests.save()
+
     # -- explain ------------------------------------------------------------
     def explain(self, sid: str) -> dict[str, Any]:
         """Why `sid` runs or not: its status and which key components changed since it last ran, down to the root cause."""
@@ -367,6 +373,10 @@ class Workspace:
                     code, message = done.error.exit_code, str(done.error)
                 else:  # a bug: say so, as the CLI does for bugs outside steps
                     code, message = 70, f"internal error (a bug in nemoflow): {type(done.error).__name__}: {done.error}"
+                    if os.environ.get("NEMOFLOW_DEBUG"):
+                        import traceback
+
+                        message += "\n" + "".join(traceback.format_exception(done.error))
                 fields.update(error=message, exit_code=code)
                 result.errors.append((task.id, message))
                 result.exit_code = max(result.exit_code, code) if code != 70 else 70
