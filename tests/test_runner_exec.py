@@ -293,3 +293,13 @@ def test_sigterm_stops_cleanly(tmp_path):
     again = nf("plan", recipe, "--json")
     steps = {s["step"]: s for s in json.loads(again.stdout)["steps"]}
     assert steps["export.first"]["status"] == "cached" and steps["export.second"]["reasons"] == ["did not finish in the last run"]
+
+
+def test_an_unwritable_state_directory_is_a_clear_error(tmp_path):
+    recipe = make_project(tmp_path / "ro")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = nf("run", recipe, "--state-dir", blocker / "state")
+    assert result.exit_code == 2
+    assert "cannot write nemoflow's state directory" in result.stderr and "--state-dir" in result.stderr
+    assert not (recipe.parent / "out").exists()

@@ -38,6 +38,10 @@ class TargetError(NemoflowError):
     exit_code = 2
 
 
+class StateError(NemoflowError):
+    exit_code = 2
+
+
 class ChecksFailed(NemoflowError):
     """An expect step whose assertions did not all hold (each one is reported as a `check` event)."""
 
@@ -262,7 +266,11 @@ class Workspace:
     def run(self, sinks: list[Sink]) -> RunResult:
         from ..engines.local.ffmpeg import allow_start
 
-        self.state.create()
+        try:
+            self.state.create()
+        except OSError as exc:
+            raise StateError(f"cannot write nemoflow's state directory {self.state.root} ({exc.strerror or exc}); "
+                             "make it writable, or put the state elsewhere with --state-dir DIR or NEMOFLOW_STATE_DIR") from None
         bus = self.bus = EventBus(new_run_id(), sinks)
         result = RunResult(bus.run_id)
         started = time.monotonic()
@@ -287,6 +295,12 @@ class Workspace:
                 self._execute(plan, bus, result)
             except KeyboardInterrupt:
                 result.status, result.exit_code = "interrupted", 130
+                raise
+            except NemoflowError as err:  # before any step ran: FFmpeg missing, a bad --force, …
+                result.status, result.exit_code = "failed", err.exit_code
+                raise
+            except Exception:
+                result.status, result.exit_code = "failed", 70
                 raise
             finally:
                 result.seconds = time.monotonic() - started
@@ -330,6 +344,7 @@ class Workspace:
         from ..engines.local.ffmpeg import stop_all
 
         tasks = []
+        position = {sid: i for i, sid in enumerate(self.order)}
         for planned in plan.steps.values():
             step = self.recipe.steps[planned.id]
             if planned.status == "cached":
@@ -350,7 +365,7 @@ class Workspace:
             else:
                 resource, demand = self.engine.resources(step)
                 tasks.append(Task(planned.id, tuple(d for d in step.inputs if d in plan.steps), self._work(planned, bus, result),
-                                  priority=self.order.index(planned.id), resource=resource, demand=demand,
+                                  priority=position[planned.id], resource=resource, demand=demand,
                                   retries=self.options.retries if resource == NET else 0))
         if not tasks:
             self._settle(result)
