@@ -303,3 +303,38 @@ def test_an_unwritable_state_directory_is_a_clear_error(tmp_path):
     assert result.exit_code == 2
     assert "cannot write nemoflow's state directory" in result.stderr and "--state-dir" in result.stderr
     assert not (recipe.parent / "out").exists()
+
+
+TWINS = """nemo 1
+
+for i in ["a", "b"] {
+  media src = tone 440hz duration 1s
+  media pic = pattern testsrc duration 1s size 160x90 fps 30
+  edit e {
+    video pic for 1s
+    music src
+  }
+  export x = e {
+    size 160x90
+    save "out/${i}.mp4"
+  }
+}
+"""
+
+
+def test_steps_with_equal_keys_in_parallel_run_once(tmp_path):
+    for attempt in range(3):  # the race this guards against showed up about half the time
+        recipe = make_project(tmp_path / f"twins{attempt}", TWINS)
+        result = nf("run", recipe, "-j", "4", "--json")
+        assert result.exit_code == 0, result.output
+        status = finished(result)
+        assert sorted(status[f"media.src[{i}]"] for i in "ab") == ["cached", "ok"]
+        assert status["export.x[a]"] == status["export.x[b]"] == "ok"
+
+
+def test_fanout_ids_keep_their_brackets_in_the_summary(tmp_path):
+    recipe = make_project(tmp_path / "br", TWINS)
+    result = nf("run", recipe, "-v")
+    assert "export.x[a]" in result.stderr and "media.pic[b]" in result.stderr
+    table = result.stderr[result.stderr.index("step "):]
+    assert "export.x[a]" in table and "export.x[b]" in table

@@ -9,6 +9,7 @@ JSON paths, instead of a KeyError deep inside an engine.
 from __future__ import annotations
 
 import json
+import threading
 from functools import cache
 from typing import Any
 
@@ -16,9 +17,17 @@ from ..errors import DraftError
 from ..resources import resource_path
 from .model import Draft
 
+_building = threading.Lock()
+
+
+def _validator():
+    """Built once per process; the runner's threads may ask at the same moment, and building costs ~0.1 s."""
+    with _building:
+        return _build_validator()
+
 
 @cache
-def _validator():
+def _build_validator():
     import jsonschema
 
     schema = json.loads(resource_path("schemas/draft.schema.json").read_text(encoding="utf-8"))

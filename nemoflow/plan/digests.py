@@ -61,11 +61,17 @@ class DigestMemo:
             self.hashed.append(key)
         return digest
 
-    def remember(self, path: Path, digest: str) -> None:
-        """Record a digest computed elsewhere (an output we just hashed while storing it)."""
+    def remember(self, path: Path, digest: str, *, own: bool = False) -> None:
+        """Record a digest computed elsewhere.
+
+        `own`: a file this run just finished writing and renamed into place, so
+        no other writer can share its mtime tick; its digest is trusted at once
+        (otherwise the next run would hash every fresh 4K output again).
+        """
         st = os.stat(path)
+        hashed_at = st.st_mtime_ns + _RACY_NS + 1 if own else time.time_ns()
         with self._lock:
-            self._entries[str(path)] = self._dirty[str(path)] = [st.st_size, st.st_mtime_ns, st.st_ino, time.time_ns(), digest]
+            self._entries[str(path)] = self._dirty[str(path)] = [st.st_size, st.st_mtime_ns, st.st_ino, hashed_at, digest]
 
     def lookup(self, key: str) -> object | None:
         """A memoized non-file value (e.g. an FFmpeg binary's version), by an opaque key."""

@@ -38,8 +38,8 @@ class RunDisplay:
         self.console = console or Console(stderr=True, highlight=False)
         self.live = sys.stderr.isatty() if live is None else live
         self.verbose = verbose
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), _Rate(),
-                                 TimeRemainingColumn(), console=self.console, disable=not self.live, transient=True)
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), TaskProgressColumn(),
+                                 _Rate(), TimeRemainingColumn(), console=self.console, disable=not self.live, transient=True)
         self.tasks: dict[str, Any] = {}
         self.rows: list[tuple[str, str, float, str]] = []
         self.finished: dict[str, Any] | None = None
@@ -116,7 +116,7 @@ class RunDisplay:
         for name, justify in (("step", "left"), ("status", "left"), ("time", "right"), ("detail", "left")):
             table.add_column(name, justify=justify, overflow="fold" if name == "detail" else "ellipsis")
         for sid, status, seconds, detail in worked[:_TABLE_ROWS]:
-            table.add_row(sid, status, f"{seconds:.1f}s", (detail.splitlines() or [""])[0][:90])
+            table.add_row(Text(sid), status, f"{seconds:.1f}s", Text((detail.splitlines() or [""])[0][:90]))  # ids hold [brackets]
         cached = len(self.rows) - len(worked)
         if len(worked) > _TABLE_ROWS:
             table.add_row(f"… {len(worked) - _TABLE_ROWS} more", "", "", "")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -122,6 +123,8 @@ class Workspace:
         self.last: dict[str, Any] = (read_json(self.state.last_file) or {}).get("steps", {})
         self._keys: dict[str, StepKey] | None = None
         self._records: dict[str, dict[str, Any]] = {}
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
         self.bus: EventBus | None = None
 
     # -- keys and plans ------------------------------------------------------
@@ -423,17 +426,31 @@ class Workspace:
         def work(attempt: int) -> tuple[str, dict]:
             if planned.status == "restore" and planned.record is not None and store.restore(planned.record, self.base, self.digests):
                 return "restored", planned.record
-            store.note_components(planned.key.key, planned.key.components)
-            if step.kind == "expect":
-                outcome_result, outputs, summary = self._expect(step, bus, result)
-            else:
-                outcome = self.engine.run_step(step)
-                outcome_result, outputs, summary = outcome.result, list(outcome.outputs), outcome.summary
-            record = {"step": step.id, "kind": step.kind, "summary": summary, "result": outcome_result, "run": bus.run_id,
-                      "components": planned.key.components}
-            return "ok", store.put(planned.key.key, record, outputs, self.base, self.digests)
+            with self._key_lock(planned.key.key):  # steps with equal keys (identical fan-out items) run once
+                if "forced with --force" not in planned.reasons:
+                    done = store.get(planned.key.key)
+                    if done is not None and store.check_outputs(done, self.base, self.digests).ok:
+                        return "cached", done
+                return "ok", self._run_and_record(planned, step, bus, result)
 
         return work
+
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._key_locks.setdefault(key, threading.Lock())
+
+    def _run_and_record(self, planned: PlannedStep, step: Step, bus: EventBus, result: RunResult) -> dict:
+        store = self.state.store
+        if step.kind == "export":  # long enough to be killed: keep its key's parts for explain
+            store.note_components(planned.key.key, planned.key.components)
+        if step.kind == "expect":
+            outcome_result, outputs, summary = self._expect(step, bus, result)
+        else:
+            outcome = self.engine.run_step(step)
+            outcome_result, outputs, summary = outcome.result, list(outcome.outputs), outcome.summary
+        record = {"step": step.id, "kind": step.kind, "summary": summary, "result": outcome_result, "run": bus.run_id,
+                  "components": planned.key.components}
+        return store.put(planned.key.key, record, outputs, self.base, self.digests)
 
     def _expect(self, step: Step, bus: EventBus, result: RunResult) -> tuple[dict, list[Path], str]:
         from .expect import evaluate

@@ -33,11 +33,22 @@ _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# nemoflow's cache (https:/
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON beside its destination and rename, so readers never see half a file."""
+    """Write JSON beside its destination and rename, so readers never see half a file.
+
+    The temporary name is unique per call (threads of one run may write the same file).
+    """
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(data, indent=1, ensure_ascii=False))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def read_json(path: Path) -> Any | None:
@@ -129,7 +140,7 @@ class Store:
         kept = []
         for i, path in enumerate(outputs):
             digest = sha256_file(path)
-            digests.remember(path, digest)
+            digests.remember(path, digest, own=True)
             obj = where / f"{i}{path.suffix}"
             _link_or_copy(path, obj)
             kept.append({"path": os.path.relpath(path, base), "sha256": digest, "size": path.stat().st_size, "object": obj.name})
@@ -164,7 +175,7 @@ class Store:
                 tmp.unlink()
             _link_or_copy(obj, tmp)
             os.replace(tmp, dest)
-            digests.remember(dest, out["sha256"])
+            digests.remember(dest, out["sha256"], own=True)
         return True
 
     def keys(self) -> list[str]:
