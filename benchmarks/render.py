@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from table import print_table as show_table
+
 ROOT = Path(__file__).resolve().parent.parent
 FONT = ROOT / "nemoflow" / "fonts" / "DejaVuSans-Bold.ttf"
 MOVIEPY_SCRIPT = Path(__file__).resolve().parent / "moviepy_edit.py"
@@ -566,27 +568,7 @@ def print_table(report: dict[str, Any], cases: dict[str, Case]) -> None:
     machine = report["machine"]
     title = (f"render benchmark, {report['size']}, {report['repeats']} interleaved round(s), medians; "
              f"FFmpeg {machine['ffmpeg']}, {machine['cpu_count']} CPUs")
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        Console = None
-    if Console is not None:
-        table = Table(title=title)
-        for h in headers:
-            table.add_column(h, justify="right" if h in ("median wall", "runs", "peak RSS") else "left")
-        styles = {"PASS": "[green]PASS[/]", "FAIL": "[red]FAIL[/]", "n/a": "[red]n/a[/]"}
-        for row in rows:
-            table.add_row(*row[:-1], styles.get(row[-1], row[-1]))
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=120)  # piped to a file: no wrapping at 80 columns
-        console.print(table)
-    else:
-        print(title)
-        widths = [max(len(str(r[i])) for r in (headers, *rows)) for i in range(len(headers))]
-        for row in (headers, *rows):
-            print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    show_table(title, headers, rows, right=("median wall", "runs", "peak RSS"), width=120)
     print()
     for line in report["notes"]:
         print(f"- {line}")

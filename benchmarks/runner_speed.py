@@ -20,8 +20,8 @@ is compared against in the same run, interleaved round-robin, medians of
    cache key), so the FFmpeg processes a re-run starts are counted. Each
    re-run's stderr must say "nothing to do"; a re-run that rewrote
    .nemoflow/digests.json hashed a file again (counted too).
-2. The 1,000-step recipe is the one benchmarks/cli_speed.py checks (copied
-   here: benchmarks/ is not a package). "cold" is a state dir that does not
+2. The 1,000-step recipe is the one benchmarks/cli_speed.py checks (its
+   generator is imported from there). "cold" is a state dir that does not
    exist yet; "warm" is the same state dir straight after (plan creates no
    state dir, so it still does not exist); "primed" is a state dir in which
    `nemoflow run FILE export.x0` ran once (the FFmpeg version and digests are
@@ -29,8 +29,8 @@ is compared against in the same run, interleaved round-robin, medians of
 3. 50 exports of a generated 320x240 30 fps testsrc clip with a tone, one
    per item of `for f in [400hz, 401hz, ...]`: each item has its own tone,
    so every media and edit step has its own cache key, as in a real batch
-   of different files (identical items would share keys and run once). Each clip is 4 s by default
-   (--export-seconds). Why 4 s: what nemoflow adds is mostly fixed per run
+   of different files (identical items would share keys and run once).
+   Each clip is 4 s by default (--export-seconds). Why 4 s: what nemoflow adds is mostly fixed per run
    (~0.45-0.65 s on 2 busy cores, of which start-up and checking the 150
    steps is ~0.2 s), so its share depends on the render length: measured
    2 s -> ~+12 %, 4 s -> ~+8-9 %, 5 s -> ~+9 % (noise is +-2 points). At
@@ -75,6 +75,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from cli_speed import thousand_step_recipe  # benchmarks/ is sys.path[0] when a script here runs
+from table import print_table as show_table
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = {  # recipe -> the --sets used for the first render and every re-run (see the docstring)
@@ -166,18 +169,6 @@ class Case:
 
 
 # ---------------------------------------------------------------- recipes
-
-
-def thousand_step_recipe(path: Path) -> Path:
-    """Copied from benchmarks/cli_speed.py (not importable): 1 + 333 * 3 = 1,000 steps, plus the music bed."""
-    lines = ["nemo 1", "", "param size: resolution = 1080p", "media src = pattern testsrc duration 10s size 1080p tone 440hz",
-             "media bed = tone 220hz duration 1m", ""]
-    for i in range(333):  # 1 + 333 * 3 = 1,000 steps
-        lines += [f"edit e{i} {{", "  video src from 1s to 3s", "  grade warm 50%", f'  title "Clip {i}" from 0s to 1s',
-                  "  music bed volume 30%", "}", f"export x{i} = e{i} {{", "  size $size", f'  save "out/{i}.mp4"', "}",
-                  f"expect x{i} {{", "  duration <= 3s", "  has audio", "}", ""]
-    path.write_text("\n".join(lines))
-    return path
 
 
 def exports_recipe(path: Path, seconds: float) -> Path:
@@ -339,27 +330,7 @@ def print_table(report: dict[str, Any]) -> None:
     machine = report["machine"]
     title = (f"runner benchmark, {report['repeats']} interleaved round(s) x {report['per_round']} for sub-second commands, medians; "
              f"FFmpeg {machine['ffmpeg']}, {machine['cpu_count']} CPUs")
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        Console = None
-    if Console is not None:
-        table = Table(title=title)
-        for h in headers:
-            table.add_column(h, justify="right" if h in ("median", "runs", "FFmpeg") else "left")
-        styles = {"PASS": "[green]PASS[/]", "FAIL": "[red]FAIL[/]", "n/a": "[red]n/a[/]"}
-        for row in rows:
-            table.add_row(*row[:-1], styles.get(row[-1], row[-1]))
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=170)  # piped to a file: no wrapping at 80 columns
-        console.print(table)
-    else:
-        print(title)
-        widths = [max(len(str(r[i])) for r in (headers, *rows)) for i in range(len(headers))]
-        for row in (headers, *rows):
-            print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    show_table(title, headers, rows, right=("median", "runs", "FFmpeg"), width=170)
     print()
     for line in report["notes"]:
         print(f"- {line}")
