@@ -264,6 +264,8 @@ def run(
     params: Optional[Path] = ParamsOption,
 ) -> None:
     """Run a recipe: plan against the cache, render what changed (in parallel), run the expect checks."""
+    import contextlib
+
     from .errors import NemoflowError
 
     recipe = _load(file, sets, params)
@@ -282,7 +284,7 @@ def run(
         sinks.append(report)
     previous_handler = _terminate_as_interrupt()
     try:
-        with display if not as_json else _nothing():
+        with display if not as_json else contextlib.nullcontext():
             result = ws.run(sinks)
     except NemoflowError as err:
         _fail(str(err), err.exit_code)
@@ -320,14 +322,6 @@ def _run_summary(result) -> str:
     return text + f" in {result.seconds:.1f}s"
 
 
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
 def _terminate_as_interrupt():
     """SIGTERM (a CI job cancelled, `kill`) stops a run as cleanly as Ctrl-C: FFmpeg killed, no partial files.
 
@@ -342,9 +336,6 @@ def _terminate_as_interrupt():
         return signal.signal(signal.SIGTERM, interrupt)
     except ValueError:  # not the main thread (embedded use): leave signals alone
         return None
-
-
-_PLAN_WORDS = {"run": "run", "restore": "restore", "cached": "cached", "blocked": "blocked", "error": "error"}
 
 
 def _print_plan(ws, *, as_json: bool, detailed: bool) -> None:
@@ -363,7 +354,7 @@ def _print_plan(ws, *, as_json: bool, detailed: bool) -> None:
         width = max((len(s) for s in plan.steps), default=0)
         for p in plan.steps.values():
             why = "" if p.status == "cached" else "  " + "; ".join(p.reasons)
-            typer.echo(f"  {_PLAN_WORDS[p.status]:<8} {p.id:<{width}}{why}".rstrip())
+            typer.echo(f"  {p.status:<8} {p.id:<{width}}{why}".rstrip())
         summary = ", ".join(f"{n} {'to ' + w if w in ('run', 'restore') else w}" for w, n in counts.items() if n)
         typer.echo(("nothing to do: " if not plan.changes and not plan.errors else "") + (summary or "no steps"))
     if plan.errors:

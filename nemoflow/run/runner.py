@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import glob
 import os
 import threading
 import time
@@ -141,10 +142,7 @@ class Workspace:
         for target in self.options.targets:
             matched = self.match(target)
             if not matched:
-                from ..lang.diagnostics import suggestion
-
-                hint = suggestion(target, self.recipe.steps) or "steps: " + ", ".join(self.order[:12])
-                raise TargetError(f"no step `{target}` in {self.recipe.path}; {hint} (`nemoflow graph FILE` lists them all)")
+                raise self._unknown(target)
             chosen.update(matched)
         closure: set[str] = set()
         stack = list(chosen)
@@ -166,6 +164,12 @@ class Workspace:
         if any(c in pattern for c in "*?[") and pattern not in self.recipe.steps:
             return [s for s in ids if fnmatch.fnmatchcase(s, pattern)]
         return [s for s in ids if s == pattern or s.split("[")[0] == pattern or self.recipe.steps[s].name == pattern]
+
+    def _unknown(self, name: str, option: str = "") -> TargetError:
+        from ..lang.diagnostics import suggestion
+
+        hint = suggestion(name, self.recipe.steps) or "steps: " + ", ".join(self.order[:12])
+        return TargetError(f"{option}no step `{name}` in {self.recipe.path}; {hint} (`nemoflow graph FILE` lists them all)")
 
     def plan(self, selected: set[str] | None = None) -> Plan:
         keys = self.keys()
@@ -192,7 +196,7 @@ class Workspace:
     def _forced(self, pattern: str) -> list[str]:
         matched = self.match(pattern)
         if not matched:
-            raise TargetError(f"--force {pattern}: no such step in {self.recipe.path}")
+            raise self._unknown(pattern, "--force ")
         return matched
 
     def _status(self, step: Step, key: StepKey) -> PlannedStep:
@@ -235,12 +239,9 @@ class Workspace:
     def explain(self, sid: str) -> dict[str, Any]:
         """Why `sid` runs or not: its status and which key components changed since it last ran, down to the root cause."""
         matched = self.match(sid) if sid not in self.recipe.steps else [sid]
+        if not matched:
+            raise self._unknown(sid)
         if len(matched) != 1:
-            from ..lang.diagnostics import suggestion
-
-            if not matched:
-                raise TargetError(f"no step `{sid}` in {self.recipe.path}; "
-                                  f"{suggestion(sid, self.recipe.steps) or 'steps: ' + ', '.join(self.order[:12])}")
             raise TargetError(f"`{sid}` names {len(matched)} steps ({', '.join(matched[:6])}); name one")
         sid = matched[0]
         planned = self.plan(set(self.order)).steps[sid]
@@ -327,7 +328,7 @@ class Workspace:
             step = self.recipe.steps.get(sid)
             if step is not None and step.kind == "export":
                 dest: Path = step.spec.path
-                for partial in dest.parent.glob(f".{glob_escape(dest.stem)}.*.partial{dest.suffix}"):
+                for partial in dest.parent.glob(f".{glob.escape(dest.stem)}.*.partial{dest.suffix}"):
                     with contextlib.suppress(OSError):
                         partial.unlink()
                         removed.append(partial.name)
@@ -519,8 +520,7 @@ class Workspace:
                 self.state.store.remove(key)
         if not dry_run:
             self.digests.save()
-        return {"removed": removed, "bytes": freed, "kept": len(keep & set(self.state.store.keys())) if dry_run else None,
-                "dry_run": dry_run, "state_dir": str(self.state.root)}
+        return {"removed": removed, "bytes": freed, "dry_run": dry_run, "state_dir": str(self.state.root)}
 
 
 @attrs.frozen
@@ -566,12 +566,6 @@ def diff_components(before: dict[str, str], after: dict[str, str], step: Step | 
             reason = f"{label} {kind}" + (f": {describe_value(new)}" if new is not None else "")
         out.append(Change(name, kind, old, new, reason, name[6:] if name.startswith("input ") else None))
     return out
-
-
-def glob_escape(text: str) -> str:
-    import glob
-
-    return glob.escape(text)
 
 
 def _state_root(explicit: Path | None, base: Path) -> Path:
