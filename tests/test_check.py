@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nemoflow.lang.check import check_file, check_source
-from nemoflow.lang.diagnostics import RecipeError
+from nemoflow.lang.diagnostics import RecipeError, Span
 from nemoflow.lang.literals import Duration, Percent, Resolution
 from nemoflow.lang.model import StepRef
 from nemoflow.plan.dag import build_graph, topological_order
@@ -267,3 +267,80 @@ def test_error_in_a_loop_body_is_reported_once_and_explains_the_value():
                   '  edit e {\n    video nope\n  }\n}\n')
     assert msgs.count("unknown name `nope`") == 1
     assert "`pattern` kind does not take `wavy`" in msgs
+
+
+# ---- engine -------------------------------------------------------------------
+
+ENGINE_BODY = 'edit e {\n  video city\n  music lofi\n}\nexport x = e {\n  save "out/x.mp4"\n}\n'
+
+
+def test_engine_statement_sets_the_recipe_engine():
+    recipe = check_source("nemo 1\n# run on NeMo\nengine nemo  # not local\n" + BASE.split("\n", 1)[1] + ENGINE_BODY, file="r.nemo")
+    assert recipe.engine == "nemo"
+    assert recipe.engine_span == Span("r.nemo", 3, 1, 3, 12)
+    assert "engine" not in {s.kind for s in recipe.steps.values()}
+
+
+def test_no_engine_statement_means_none():
+    recipe = check_source(BASE + ENGINE_BODY)
+    assert recipe.engine is None
+    assert recipe.engine_span is None
+
+
+def test_engine_local():
+    recipe = check_source(BASE + "engine local\n" + ENGINE_BODY)
+    assert recipe.engine == "local"
+    assert recipe.engine_span.line == 4
+
+
+def test_engine_in_an_included_file_counts(tmp_path):
+    (tmp_path / "lib.nemo").write_text("nemo 1\nengine nemo\nmedia bed = tone 200hz duration 5s\n")
+    (tmp_path / "r.nemo").write_text('nemo 1\ninclude "lib.nemo"\nedit e {\n  video bed\n}\n')
+    recipe = check_file(tmp_path / "r.nemo", display="r.nemo")
+    assert recipe.engine == "nemo"
+    assert recipe.engine_span == Span("lib.nemo", 2, 1, 2, 12)
+
+    (tmp_path / "r.nemo").write_text('nemo 1\ninclude "lib.nemo"\nengine local\nedit e {\n  video bed\n}\n')
+    with pytest.raises(RecipeError) as info:
+        check_file(tmp_path / "r.nemo", display="r.nemo")
+    (diag,) = info.value.diagnostics
+    assert (diag.code, diag.message) == ("E207", "a second `engine` statement")
+    assert diag.span == Span("r.nemo", 3, 1, 3, 13)
+    assert [(r.span, r.message) for r in diag.related] == [(Span("lib.nemo", 2, 1, 2, 12), "first `engine` statement here")]
+
+
+@pytest.mark.parametrize(("body", "code", "message", "help_text"), [
+    ("engine nemmo\n", "E206", "unknown engine `nemmo`", "did you mean `nemo`? the engines are `local` (the default) and `nemo`"),
+    ("engine ffmpeg\n", "E206", "unknown engine `ffmpeg`", "the engines are `local` (the default) and `nemo`"),
+    ('for k in ["a"] {\n  engine nemo\n}\n', "E205", "`engine` inside a `for` loop",
+     "a recipe runs on one engine: move `engine` to the top level of the file"),
+    ("engine nemo\nengine nemo\n", "E207", "a second `engine` statement",
+     "a recipe runs on one engine (statements in included files count too): remove one of them"),
+])
+def test_engine_errors(body, code, message, help_text):
+    with pytest.raises(RecipeError) as info:
+        check_source(BASE + body + ENGINE_BODY)
+    (diag,) = info.value.diagnostics
+    assert (diag.code, diag.message, diag.help) == (code, message, help_text)
+
+
+@pytest.mark.parametrize("line", ["engine", 'engine "nemo"', "engine = nemo"])
+def test_engine_without_a_name_is_a_known_mistake(line):
+    with pytest.raises(RecipeError) as info:
+        check_source(BASE + line + "\n")
+    (diag,) = info.value.diagnostics
+    assert (diag.code, diag.message) == ("E105", "`engine` takes the name of an engine")
+    assert diag.help == "write `engine local` or `engine nemo`"
+
+
+def test_engine_is_still_a_name_elsewhere():
+    recipe = check_source(BASE + "media engine = tone 100hz duration 2s\nedit e {\n  video city\n  music engine\n}\n"
+                          'export x = e {\n  save "out/x.mp4"\n}\n')
+    assert "media.engine" in recipe.steps and recipe.engine is None
+
+
+def test_misspelt_engine_statement_suggests_engine():
+    with pytest.raises(RecipeError) as info:
+        check_source(BASE + "engin nemo\n")
+    (diag,) = info.value.diagnostics
+    assert (diag.code, diag.help) == ("E107", "did you mean `engine`?")

@@ -121,3 +121,13 @@ def test_cli_fmt_refuses_broken_recipes(tmp_path, cli):
     assert result.exit_code == 2
     assert "this block is never closed" in result.stderr
     assert path.read_text() == "nemo 1\nedit cut {\n"
+
+
+def test_engine_statement_is_formatted_in_place():
+    messy = ("nemo 1\n# pick the engine\nengine    nemo   # trailing\n\n\n"
+             "media bars = pattern duration 2s\nfor x in [1] {\n   engine local\n}\n")
+    canonical = ("nemo 1\n# pick the engine\nengine nemo  # trailing\n\n"
+                 "media bars = pattern duration 2s\nfor x in [1] {\n  engine local\n}\n")
+    assert format_source(messy) == canonical
+    assert format_source(canonical) == canonical
+    assert shape(parse_module(canonical, "x").statements) == shape(parse_module(messy, "x").statements)

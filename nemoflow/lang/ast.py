@@ -111,6 +111,14 @@ class Include:
 
 
 @attrs.frozen
+class Engine:
+    """`engine nemo`: which engine runs the recipe (the name is checked later)."""
+
+    name: Ident
+    span: Span
+
+
+@attrs.frozen
 class Param:
     name: Ident
     type: Ident | None
@@ -188,7 +196,7 @@ class ForLoop:
     close: Span
 
 
-Statement = Union[Include, Param, Media, Edit, Ask, Export, Expect, ForLoop]
+Statement = Union[Include, Engine, Param, Media, Edit, Ask, Export, Expect, ForLoop]
 Block = Union[Media, Edit, Ask, Export, Expect]
 
 

@@ -140,6 +140,7 @@ class Checker:
         except RecipeError as err:
             raise RecipeError(err.diagnostics, self._merge(err.sources)) from None
         statements = self._load_includes(root, [file], {file})
+        engine = self._engine(statements)
         self._params(statements)
         for stmt in statements:
             if not isinstance(stmt, ast.Include):
@@ -173,6 +174,8 @@ class Checker:
             files=tuple(self.files),
             sources=self.sources,
             warnings=tuple(sorted(self.diags, key=sort_key)),
+            engine=engine.name.name if engine is not None else None,
+            engine_span=engine.span if engine is not None else None,
         )
 
     def _merge(self, other: Sources) -> Sources:
@@ -194,7 +197,7 @@ class Checker:
         out: list = []
         here = self.dirs[module.file]
         for stmt in module.statements:
-            self._no_nested_includes(stmt)
+            self._top_level_only(stmt)
             if not isinstance(stmt, ast.Include):
                 out.append(stmt)
                 continue
@@ -231,13 +234,38 @@ class Checker:
             out.extend(self._load_includes(sub, [*stack, display], seen))
         return out
 
-    def _no_nested_includes(self, stmt) -> None:
+    def _top_level_only(self, stmt) -> None:
         if isinstance(stmt, ast.ForLoop):
             for inner in stmt.body:
                 if isinstance(inner, ast.Include):
                     self.error(inner.span, "`include` inside a `for` loop", "E204",
                                help="move the include to the top level of the file")
-                self._no_nested_includes(inner)
+                elif isinstance(inner, ast.Engine):
+                    self.error(inner.span, "`engine` inside a `for` loop", "E205",
+                               help="a recipe runs on one engine: move `engine` to the top level of the file")
+                self._top_level_only(inner)
+
+    # ---- engine -------------------------------------------------------------------
+
+    def _engine(self, statements: list) -> ast.Engine | None:
+        """The recipe's one top-level `engine` statement (included files count), if any."""
+        found: ast.Engine | None = None
+        for stmt in statements:
+            if not isinstance(stmt, ast.Engine):
+                continue
+            if found is not None:
+                self.error(stmt.span, "a second `engine` statement", "E207",
+                           help="a recipe runs on one engine (statements in included files count too): remove one of them",
+                           related=(Related(found.span, "first `engine` statement here"),))
+                continue
+            found = stmt
+            name = stmt.name.name
+            if name not in sig.ENGINES:
+                engines = " and ".join(f"`{e}`" + (" (the default)" if e == "local" else "") for e in sig.ENGINES)
+                hint = suggestion(name, sig.ENGINES)
+                self.error(stmt.name.span, f"unknown engine `{name}`", "E206",
+                           help=(f"{hint} " if hint else "") + f"the engines are {engines}")
+        return found
 
     # ---- params -------------------------------------------------------------------
 
@@ -395,7 +423,7 @@ class Checker:
     # ---- declaration and fan-out -------------------------------------------------------
 
     def _declare(self, stmt, index: tuple[str, ...], env: dict[str, Binding], loops: tuple[int, ...], base_dir: Path) -> None:
-        if isinstance(stmt, (ast.Param, ast.Include)):
+        if isinstance(stmt, (ast.Param, ast.Include, ast.Engine)):
             return
         if isinstance(stmt, ast.ForLoop):
             self._declare_loop(stmt, index, env, loops, base_dir)

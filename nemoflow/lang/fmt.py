@@ -40,6 +40,8 @@ def _statement(stmt, depth: int, out: list[_Unit]) -> None:
     line = stmt.span.line
     if isinstance(stmt, ast.Include):
         out.append(_Unit(depth, f"include {stmt.path.text}", line, stmt.span.end_line, "leaf"))
+    elif isinstance(stmt, ast.Engine):
+        out.append(_Unit(depth, f"engine {stmt.name.name}", line, stmt.span.end_line, "leaf"))
     elif isinstance(stmt, ast.Param):
         text = f"param {stmt.name.name}"
         if stmt.type is not None:

@@ -147,6 +147,8 @@ class Recipe:
     files: tuple[Path, ...]  # the recipe and everything it includes
     sources: Sources
     warnings: tuple[Diagnostic, ...] = ()
+    engine: str | None = None  # from `engine NAME` (one of signatures.ENGINES); None when the recipe names none
+    engine_span: Span | None = None  # the `engine NAME` statement
 
     def by_kind(self, kind: str) -> list[Step]:
         return [s for s in self.steps.values() if s.kind == kind]

@@ -21,13 +21,17 @@ from .. import resources
 from . import ast
 from .diagnostics import Diagnostic, RecipeError, Sources, Span, suggestion
 from .literals import LiteralError, read_color, read_quantity, read_ratio, read_string, read_timecode
+from .signatures import ENGINES
 
 MAX_RECIPE_BYTES = 10 * 1024 * 1024
 MAX_SYNTAX_ERRORS = 20
 
-_PUNCTUATION = {"NEMO", "INCLUDE", "PARAM", "MEDIA", "EDIT", "ASK", "EXPORT", "EXPECT", "FOR", "IN", "GLOB",
+_PUNCTUATION = {"NEMO", "INCLUDE", "ENGINE", "PARAM", "MEDIA", "EDIT", "ASK", "EXPORT", "EXPECT", "FOR", "IN", "GLOB",
                 "EQUAL", "COLON", "COMMA", "LBRACE", "RBRACE", "LPAR", "RPAR", "LSQB", "RSQB"}
-STATEMENT_KEYWORDS = ("include", "param", "media", "edit", "ask", "export", "expect", "for")
+STATEMENT_KEYWORDS = ("include", "engine", "param", "media", "edit", "ask", "export", "expect", "for")
+# `engine` is a statement too, but a once-per-recipe setting: it is offered as a
+# "did you mean" for a misspelt statement, not listed with the keywords above.
+_SUGGESTED_KEYWORDS = STATEMENT_KEYWORDS
 
 _VALUE_TERMINALS = {"STRING", "LONG_STRING", "QUANTITY", "TIMECODE", "RATIO", "COLOR", "VAR", "TRUE", "FALSE", "LSQB"}
 _READABLE = {
@@ -299,6 +303,8 @@ _KNOWN_MISTAKES: dict[str, tuple[str, str, list[str]]] = {
                         ["nemo 1\nexpect checks = final {\n}\n"]),
     "assertion_missing_value": ("missing value after the comparison", "write e.g. `duration <= 12s`",
                                 ["nemo 1\nexpect a {\nduration <=\n}\n"]),
+    "engine_needs_name": ("`engine` takes the name of an engine", "write " + " or ".join(f"`engine {e}`" for e in ENGINES),
+                          ["nemo 1\nengine\n", 'nemo 1\nengine "nemo"\n', "nemo 1\nengine = nemo\n"]),
     "for_syntax": ("a for loop reads `for NAME in [ … ] {` or `for NAME in glob(\"…\") {`", None,
                    ['nemo 1\nfor x ["a"] {\n}\n', 'nemo 1\nfor x in "a" {\n}\n']),
 }
@@ -366,7 +372,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> tuple[Diag
         return Diagnostic(span, "a recipe must start with the version header `nemo 1`", "E106",
                           help="add `nemo 1` as the first line"), True
     if "MEDIA" in expected and tok.type in ("NAME", "INDEXED"):
-        hint = suggestion(tok.value, STATEMENT_KEYWORDS)
+        hint = suggestion(tok.value, _SUGGESTED_KEYWORDS)
         return Diagnostic(span, f"unknown statement `{tok.value}`", "E107",
                           expected=tuple(f"`{k}`" for k in STATEMENT_KEYWORDS),
                           help=hint or "each statement starts with one of the keywords above"), False
@@ -536,6 +542,9 @@ class _Builder:
 
     def st_include(self, tree: Tree) -> ast.Include:
         return ast.Include(self.value(self._content(tree)[0]), self.span(tree))
+
+    def st_engine(self, tree: Tree) -> ast.Engine:
+        return ast.Engine(self.ident(self._names(tree)[0]), self.span(tree))
 
     def st_param(self, tree: Tree) -> ast.Param:
         kids = self._content(tree)

@@ -48,6 +48,9 @@ class Signature:
         return tuple(s.name for s in self.keywords) + self.flags
 
 
+ENGINES = ("local", "nemo")
+"""The names `engine NAME` accepts; `local` is the default when a recipe names none."""
+
 DUR = "duration"
 TRANSITIONS = ("cut", "crossfade", "fade", "fadewhite", "wipeleft", "wiperight", "slideleft", "slideright")
 POSITIONS = ("center", "top", "bottom", "left", "right", "top-left", "top-right", "bottom-left", "bottom-right", "lower-third")
