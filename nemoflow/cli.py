@@ -225,11 +225,15 @@ def probe(
 
 TargetsArgument = typer.Argument(None, help="Steps to run, with what they need (e.g. export.final); default: all.", show_default=False)
 ForceOption = typer.Option(None, "--force", metavar="STEP", help="Run this step even if cached (repeatable; globs like 'export.*').")
+EngineOption = typer.Option(None, "--engine", "-e", metavar="NAME", help="local (FFmpeg on this machine) or nemo (the NemoVideo "
+                            "cloud); default: NEMOFLOW_ENGINE, the recipe's `engine` statement, else local.")
+ApiUrlOption = typer.Option(None, "--api-url", metavar="URL", help="The nemo engine's API address (default: NEMO_API_URL, "
+                            "`[nemo] api_url` in the config file, else the public service).")
 StateDirOption = typer.Option(None, "--state-dir", metavar="DIR", help="Where the cache, journal and lock live (default: .nemoflow/ "
                               "beside the recipe; NEMOFLOW_STATE_DIR).")
 
 
-def _workspace(recipe, *, targets=None, force=None, jobs=None, cpus=None, keep_going=False, state_dir=None):
+def _workspace(recipe, *, targets=None, force=None, jobs=None, cpus=None, keep_going=False, state_dir=None, engine=None, api_url=None):
     from .errors import NemoflowError
     from .run.runner import RunOptions, Workspace
 
@@ -238,7 +242,7 @@ def _workspace(recipe, *, targets=None, force=None, jobs=None, cpus=None, keep_g
     if cpus is not None and cpus < 1:
         _fail(f"--cpus takes a number of cores, 1 or more; got {cpus}")
     options = RunOptions(targets=tuple(targets or ()), force=tuple(force or ()), jobs=jobs, cpus=cpus, keep_going=keep_going,
-                         state_dir=state_dir.resolve() if state_dir else None)
+                         state_dir=state_dir.resolve() if state_dir else None, engine=engine, api_url=api_url)
     try:
         return Workspace(recipe, options)
     except NemoflowError as err:
@@ -260,6 +264,8 @@ def run(
                                          "assertion is a test case)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list steps that were cached or did not render."),
     state_dir: Optional[Path] = StateDirOption,
+    engine: Optional[str] = EngineOption,
+    api_url: Optional[str] = ApiUrlOption,
     sets: Optional[list[str]] = SetOption,
     params: Optional[Path] = ParamsOption,
 ) -> None:
@@ -269,7 +275,8 @@ def run(
     from .errors import NemoflowError
 
     recipe = _load(file, sets, params)
-    ws = _workspace(recipe, targets=targets, force=force, jobs=jobs, cpus=cpus, keep_going=keep_going, state_dir=state_dir)
+    ws = _workspace(recipe, targets=targets, force=force, jobs=jobs, cpus=cpus, keep_going=keep_going, state_dir=state_dir,
+                    engine=engine, api_url=api_url)
     if dry_run:
         _print_plan(ws, as_json=as_json, detailed=False)
         return
@@ -372,12 +379,15 @@ def plan(
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", help="Exit 0 if there is nothing to do, 2 if steps "
                                            "would run, 1 on error (like terraform plan)."),
     state_dir: Optional[Path] = StateDirOption,
+    engine: Optional[str] = EngineOption,
+    api_url: Optional[str] = ApiUrlOption,
     sets: Optional[list[str]] = SetOption,
     params: Optional[Path] = ParamsOption,
 ) -> None:
     """Show what `run` would do, step by step: run, restore, cached or blocked, and why. Changes nothing."""
     recipe = _load(file, sets, params)
-    _print_plan(_workspace(recipe, targets=targets, force=force, state_dir=state_dir), as_json=as_json, detailed=detailed_exitcode)
+    _print_plan(_workspace(recipe, targets=targets, force=force, state_dir=state_dir, engine=engine, api_url=api_url), as_json=as_json,
+                detailed=detailed_exitcode)
 
 
 @app.command()
@@ -386,6 +396,8 @@ def explain(
     step: str = typer.Argument(..., help="The step to explain, e.g. export.final."),
     as_json: bool = typer.Option(False, "--json", help="Print the explanation as JSON."),
     state_dir: Optional[Path] = StateDirOption,
+    engine: Optional[str] = EngineOption,
+    api_url: Optional[str] = ApiUrlOption,
     sets: Optional[list[str]] = SetOption,
     params: Optional[Path] = ParamsOption,
 ) -> None:
@@ -393,7 +405,7 @@ def explain(
     from .errors import NemoflowError
 
     recipe = _load(file, sets, params)
-    ws = _workspace(recipe, state_dir=state_dir)
+    ws = _workspace(recipe, state_dir=state_dir, engine=engine, api_url=api_url)
     try:
         info = ws.explain(step)
     except NemoflowError as err:
@@ -490,6 +502,11 @@ def draft(
     except NemoflowError as err:
         _fail(str(err), err.exit_code)
     typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
+
+
+from .cli_nemo import register as _register_cloud_commands  # noqa: E402  (commands defined after the app)
+
+_register_cloud_commands(app)
 
 
 def entry() -> None:

@@ -21,12 +21,15 @@ _TABLE_ROWS = 30
 
 
 class _Rate(ProgressColumn):
-    """Media time reached / total, FFmpeg's fps and speed (renders only)."""
+    """Media time reached / total with FFmpeg's fps and speed (renders), MB moved (transfers), or the phase (cloud renders)."""
 
     def render(self, task: Task) -> Text:
         f = task.fields
-        if task.total is None:
+        unit = f.get("unit", "s")
+        if task.total is None or unit == "%":
             return Text(f.get("phase", ""), style="progress.data.speed")
+        if unit == "MB":
+            return Text(f"{f.get('phase', '')} {task.completed:.1f}/{task.total:.1f} MB", style="progress.data.speed")
         return Text(f"{task.completed:5.1f}/{task.total:.1f}s  {f.get('fps', 0):5.1f} fps  {f.get('speed', 0):4.2f}x",
                     style="progress.data.speed")
 
@@ -72,7 +75,17 @@ class RunDisplay:
         if task is None:
             return
         total = max(e["total"], 0.001)
-        self.progress.update(task, total=total, completed=min(e["seconds"], total), fps=e["fps"], speed=e["speed"], phase=e["phase"])
+        self.progress.update(task, total=total, completed=min(e["seconds"], total), fps=e["fps"], speed=e["speed"], phase=e["phase"],
+                             unit=e.get("unit", "s"))
+
+    def _on_step_message(self, e: dict[str, Any]) -> None:
+        """The agent's words and nemoflow's notes always; function calls only with --verbose."""
+        kind = e["kind"]
+        if kind == "call" and not self.verbose:
+            return
+        label = {"text": "nemo", "call": "call", "heartbeat": "…", "action": "action", "note": "note"}.get(kind, kind)
+        text = " ".join(e["text"].split())
+        self.line(f"  {label:<8} {e['step']}: {text[:300]}")
 
     def _on_step_retry(self, e: dict[str, Any]) -> None:
         self.line(f"  retry    {e['step']} in {e['wait']:.1f}s (attempt {e['attempt']} failed: {e['error']})")

@@ -45,14 +45,18 @@ class EventBus:
                 sink(record)
         return record
 
-    def progress(self, step: str, seconds: float, total: float, fps: float, speed: float, phase: str, done: bool) -> None:
-        """step-progress, at most about twice a second per step (renders report ~2/s; uploads far more)."""
+    def progress(self, step: str, seconds: float, total: float, fps: float, speed: float, phase: str, done: bool,
+                 unit: str = "s") -> None:
+        """step-progress, at most about twice a second per step (renders report ~2/s; uploads far more).
+
+        `seconds`/`total` count `unit`: media seconds (renders), MB (uploads, downloads) or % (cloud renders).
+        """
         now = time.monotonic()
         if not done and now - self._last_progress.get(step, 0.0) < 0.45:
             return
         self._last_progress[step] = now
         self.emit("step-progress", step=step, phase=phase, seconds=round(seconds, 3), total=round(total, 3),
-                  fps=round(fps, 2), speed=round(speed, 3))
+                  fps=round(fps, 2), speed=round(speed, 3), unit=unit)
 
 
 class JsonLines:

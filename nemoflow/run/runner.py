@@ -59,6 +59,8 @@ class RunOptions:
     keep_going: bool = False
     state_dir: Path | None = None
     retries: int = 3  # for steps the engine marks retryable (network)
+    engine: str | None = None  # local | nemo; default: NEMOFLOW_ENGINE, the recipe's `engine`, `[run] engine`, else local
+    api_url: str | None = None  # the nemo engine's service address (--api-url)
 
 
 @attrs.frozen
@@ -112,14 +114,12 @@ class Workspace:
     """One recipe and its `.nemoflow/` state: plan, run, explain, clean."""
 
     def __init__(self, recipe: Recipe, options: RunOptions | None = None) -> None:
-        from ..engines.local.engine import LocalEngine
-
         self.recipe = recipe
         self.options = options or RunOptions()
         self.base = recipe.path.resolve().parent
         self.state = StateDir(_state_root(self.options.state_dir, self.base), recipe.path)
         self.digests = DigestMemo(self.state.digests_file)
-        self.engine = LocalEngine(recipe, on_progress=self._on_progress, cached=self._cached_result)
+        self.engine = self._make_engine(choose_engine(recipe, self.options.engine))
         self.order = topological_order(recipe)
         self.last: dict[str, Any] = (read_json(self.state.last_file) or {}).get("steps", {})
         self._keys: dict[str, StepKey] | None = None
@@ -127,6 +127,18 @@ class Workspace:
         self._key_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
         self.bus: EventBus | None = None
+
+    def _make_engine(self, name: str):
+        if name == "nemo":
+            from ..engines.nemo.engine import NemoEngine
+            from ..engines.nemo.settings import NemoSettings
+
+            return NemoEngine(self.recipe, state_dir=self.state.recipe_dir, settings=NemoSettings.load(self.options.api_url),
+                              on_progress=self._on_progress, on_message=self._on_message, cached=self._cached_result,
+                              key_of=lambda sid: self.keys()[sid].key)
+        from ..engines.local.engine import LocalEngine
+
+        return LocalEngine(self.recipe, on_progress=self._on_progress, cached=self._cached_result)
 
     # -- keys and plans ------------------------------------------------------
     def keys(self) -> dict[str, StepKey]:
@@ -313,6 +325,7 @@ class Workspace:
                          counts={s: result.count(s) for s in ("ok", "cached", "restored", "failed", "blocked", "cancelled")},
                          checks={"passed": sum(c["ok"] for c in result.checks), "failed": sum(not c["ok"] for c in result.checks)})
                 journal.close()
+                self.engine.close()
         return result
 
     def _jobs(self) -> int:
@@ -345,8 +358,6 @@ class Workspace:
                                  + (f" (removed {len(removed)} partial file{'s' if len(removed) != 1 else ''})" if removed else ""))
 
     def _execute(self, plan: Plan, bus: EventBus, result: RunResult) -> None:
-        from ..engines.local.ffmpeg import stop_all
-
         tasks = []
         position = {sid: i for i, sid in enumerate(self.order)}
         for planned in plan.steps.values():
@@ -410,7 +421,7 @@ class Workspace:
 
         budgets = {CPU: self._cpus(), NET: 8}
         executor = Executor(jobs=self._jobs(), budgets=budgets, keep_going=self.options.keep_going,
-                            hooks=Hooks(started=started, finished=finished, retrying=retrying, cancel=stop_all))
+                            hooks=Hooks(started=started, finished=finished, retrying=retrying, cancel=self.engine.cancel))
         executor.run(tasks)
         self._settle(result)
 
@@ -476,9 +487,14 @@ class Workspace:
         result.checks.append({**check, "step": step.id})
         bus.emit("check", step=step.id, target=step.spec.target.id, cached=cached, **check)
 
-    def _on_progress(self, step_id: str, snapshot, total: float, phase: str) -> None:
+    def _on_progress(self, step_id: str, snapshot, total: float, phase: str, unit: str = "s") -> None:
         if self.bus is not None:
-            self.bus.progress(step_id, snapshot.seconds, total, snapshot.fps, snapshot.speed, phase, snapshot.done)
+            self.bus.progress(step_id, snapshot.seconds, total, snapshot.fps, snapshot.speed, phase, snapshot.done, unit)
+
+    def _on_message(self, step_id: str, kind: str, text: str) -> None:
+        """What a cloud step says: the agent's text, its function calls, heartbeats, notes (schemas/events.schema.json)."""
+        if self.bus is not None:
+            self.bus.emit("step-message", step=step_id, kind=kind, text=text)
 
     def _cached_result(self, sid: str) -> dict[str, Any] | None:
         """An input's result from the store, so a step that runs can build on steps that did not."""
@@ -566,6 +582,21 @@ def diff_components(before: dict[str, str], after: dict[str, str], step: Step | 
             reason = f"{label} {kind}" + (f": {describe_value(new)}" if new is not None else "")
         out.append(Change(name, kind, old, new, reason, name[6:] if name.startswith("input ") else None))
     return out
+
+
+ENGINES = ("local", "nemo")
+
+
+def choose_engine(recipe: Recipe, explicit: str | None) -> str:
+    """--engine, else NEMOFLOW_ENGINE, else the recipe's `engine` statement, else `[run] engine`, else local."""
+    for origin, value in (("--engine", explicit), ("NEMOFLOW_ENGINE", os.environ.get("NEMOFLOW_ENGINE")),
+                          ("the recipe's `engine` statement", getattr(recipe, "engine", None)),
+                          ("`[run] engine` in the config file", setting("run", "engine"))):
+        if value:
+            if value not in ENGINES:
+                raise TargetError(f"{origin} names the engine `{value}`; the engines are: {', '.join(ENGINES)}")
+            return value
+    return "local"
 
 
 def _state_root(explicit: Path | None, base: Path) -> Path:

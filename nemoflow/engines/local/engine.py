@@ -23,12 +23,12 @@ from ...draft.schema import checked
 from ...errors import DraftError
 from ...lang.literals import Resolution
 from ...lang.model import ExportSpec, Recipe, Step
-from .ffmpeg import Progress, atomic_output, run_ffmpeg
+from .ffmpeg import atomic_output, run_ffmpeg
 from .graph import build_command, detect_command
 from .presets import Output, output_for
 from .sources import media_entry
 
-ProgressSink = Callable[[str, Progress, float, str], None]  # (step id, snapshot, total seconds, phase)
+ProgressSink = Callable[..., None]  # (step id, snapshot, total, phase[, unit]): unit "s" (default), "MB" or "%"
 CachedResult = Callable[[str], "dict[str, Any] | None"]  # step id → its result from the cache, if it has one
 
 # Part of every cache key: bump it when the same Draft would render differently
@@ -85,6 +85,15 @@ class LocalEngine:
         self.cached = cached
         self._media: dict[str, dict[str, Any]] = {}
         self._drafts: dict[str, Draft] = {}
+
+    def cancel(self) -> None:
+        """Kill every FFmpeg this run started (Ctrl-C, or a failure without --keep-going)."""
+        from .ffmpeg import stop_all
+
+        stop_all()
+
+    def close(self) -> None:
+        """Nothing to release: FFmpeg processes end with their steps."""
 
     # -- what the runner asks before running anything ----------------------
     def identity(self, memo) -> dict[str, str]:

@@ -1,0 +1,124 @@
+"""What one recipe has on the service: its sessions, what was uploaded to each, and its renders.
+
+Kept in the recipe's state directory (`nemo.json`) so that a re-run reuses
+its sessions and uploads instead of sending the same bytes again, and so that
+a render id is on disk *before* the render is requested: a run killed while
+the cloud renders resumes polling that render instead of paying for another.
+Every change is written atomically and fsynced; one lock serialises threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+FORMAT = 1
+
+
+class Ledger:
+    def __init__(self, path: Path, api: str) -> None:
+        self.path = path
+        self.api = api
+        self._lock = threading.Lock()
+        self.data = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None
+        fresh = {"v": FORMAT, "api": self.api, "sessions": {}, "uploads": {}, "renders": {}}
+        if not isinstance(data, dict) or data.get("api") != self.api:  # another service: its sessions mean nothing here
+            return fresh
+        for key in ("sessions", "uploads", "renders"):
+            if not isinstance(data.get(key), dict):
+                data[key] = {}
+        return data
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".nemo.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self.data, fh, indent=1)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    # -- sessions -------------------------------------------------------------------
+    def session(self, slot: str) -> str | None:
+        with self._lock:
+            return self.data["sessions"].get(slot)
+
+    def set_session(self, slot: str, sid: str) -> None:
+        with self._lock:
+            self.data["sessions"][slot] = sid
+            self._save()
+
+    def sessions(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self.data["sessions"])
+
+    # -- uploads ----------------------------------------------------------------------
+    def upload(self, sid: str, digest: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self.data["uploads"].get(sid, {}).get(digest)
+
+    def any_upload(self, digest: str) -> dict[str, Any] | None:
+        """The first recorded upload of this content in any session (its URL can seed a URL upload elsewhere)."""
+        with self._lock:
+            for per_session in self.data["uploads"].values():
+                if digest in per_session:
+                    return per_session[digest]
+        return None
+
+    def add_upload(self, sid: str, digest: str, info: dict[str, Any]) -> None:
+        with self._lock:
+            self.data["uploads"].setdefault(sid, {})[digest] = info
+            self._save()
+
+    def forget_session(self, sid: str) -> None:
+        """A session the service lost (1002): its uploads cannot be reused there."""
+        with self._lock:
+            self.data["uploads"].pop(sid, None)
+            self._save()
+
+    # -- renders ----------------------------------------------------------------------
+    def pending_render(self, key: str) -> dict[str, Any] | None:
+        """The render started for this step key and not finished (a killed run's), if any."""
+        with self._lock:
+            for rid, entry in self.data["renders"].items():
+                if entry.get("key") == key and entry.get("status") in ("requested", "started", "completed"):
+                    return {"id": rid, **entry}
+        return None
+
+    def begin_render(self, rid: str, key: str, step: str, sid: str) -> None:
+        """Written (and fsynced) before the request: the id must survive a crash that happens mid-request."""
+        with self._lock:
+            self.data["renders"][rid] = {"key": key, "step": step, "session": sid, "status": "requested", "t": time.time()}
+            self._save()
+
+    def update_render(self, rid: str, **fields: Any) -> None:
+        with self._lock:
+            entry = self.data["renders"].get(rid)
+            if entry is not None:
+                entry.update(fields)
+                self._prune()
+                self._save()
+
+    def _prune(self) -> None:
+        """Keep finished renders for a week (for `nemoflow state` and support questions), not forever."""
+        cutoff = time.time() - 7 * 86400
+        done = [rid for rid, e in self.data["renders"].items() if e.get("status") in ("saved", "failed", "lost") and e.get("t", 0) < cutoff]
+        for rid in done:
+            del self.data["renders"][rid]
