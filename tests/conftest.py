@@ -23,3 +23,18 @@ def cli():
         return runner.invoke(app, list(args), catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture(autouse=True)
+def _no_cloud(tmp_path_factory, monkeypatch):
+    """No test reaches the real NemoVideo service or the user's own credentials and config.
+
+    The API address points at a closed port on this machine unless a test starts the fake server;
+    credentials and config live in a fresh directory per test.
+    """
+    home = tmp_path_factory.mktemp("nemoflow-config")
+    monkeypatch.setenv("NEMOFLOW_CONFIG", str(home / "config.toml"))
+    monkeypatch.setenv("NEMO_API_URL", "http://127.0.0.1:9")
+    monkeypatch.delenv("NEMO_TOKEN", raising=False)
+    monkeypatch.delenv("NEMOFLOW_ENGINE", raising=False)
+    monkeypatch.delenv("CI", raising=False)

@@ -101,23 +101,25 @@ def _relevant(stderr_lines: Sequence[str], limit: int = 8) -> str:
 
 
 def run_ffmpeg(args: Sequence[str], *, what: str, on_progress: ProgressCallback | None = None,
-               on_start: Callable[[subprocess.Popen], None] | None = None) -> None:
+               on_start: Callable[[subprocess.Popen], None] | None = None, run_scoped: bool = True) -> None:
     """Run `ffmpeg ARGS`; raise RenderError with the telling stderr lines if it fails.
 
     `what` names the job for the error message ("export.final"). The process is
     killed if this thread is interrupted (Ctrl-C) or anything else goes wrong;
     `on_start` hands the process to a caller that runs this in another thread
-    and must be able to kill it.
+    and must be able to kill it. `run_scoped=False` keeps the process out of the
+    run's registry, so a run's cancel never touches it (the fake service's renders).
     """
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-progress", "pipe:1", *args]
     tail: deque[str] = deque(maxlen=200)
-    if _stopped.is_set():
+    if run_scoped and _stopped.is_set():
         raise RenderError(f"not starting FFmpeg for {what}: the run is being cancelled")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             errors="replace", bufsize=1)
-    with _live_lock:
-        _live.add(proc)
-    if _stopped.is_set():  # stop_all() ran between the check above and the add
+    if run_scoped:
+        with _live_lock:
+            _live.add(proc)
+    if run_scoped and _stopped.is_set():  # stop_all() ran between the check above and the add
         proc.kill()
     if on_start is not None:
         on_start(proc)
@@ -140,7 +142,7 @@ def run_ffmpeg(args: Sequence[str], *, what: str, on_progress: ProgressCallback 
         with _live_lock:
             _live.discard(proc)
     if proc.returncode != 0:
-        if _stopped.is_set():
+        if run_scoped and _stopped.is_set():
             raise RenderError(f"FFmpeg was stopped while rendering {what}: the run was cancelled")
         raise RenderError(f"FFmpeg failed while rendering {what} (exit code {proc.returncode}):\n{_relevant(tail)}\n"
                           "If the message names a source file, check that file; otherwise this is likely a nemoflow bug: "

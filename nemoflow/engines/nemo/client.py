@@ -294,7 +294,7 @@ class NemoClient:
                     length = resp.headers.get("Content-Length")
                     total = done + int(length) if length and length.isdigit() else 0
                     with dest.open(mode) as fh:
-                        for chunk in resp.iter_bytes(1 << 20):
+                        for chunk in resp.iter_bytes():  # as they arrive: a drop keeps what came before it
                             fh.write(chunk)
                             done += len(chunk)
                             if on_progress:

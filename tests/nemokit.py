@@ -1,0 +1,37 @@
+"""Running recipes on the nemo engine against the fake service (nemoflow.testing.fake_nemo) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nemoflow.testing.fake_nemo import FakeNemo, Quirks
+
+
+def fast_cloud(monkeypatch, fake: FakeNemo) -> None:
+    """Point nemoflow at the fake, with the contract's waits shortened (poll 30 s → 0.05 s, 429 wait 30 s → 0.05 s)."""
+    monkeypatch.setenv("NEMO_API_URL", fake.url)
+    monkeypatch.setenv("NEMOFLOW_POLL_INTERVAL", "0.05")
+    monkeypatch.setenv("NEMOFLOW_RETRY_WAIT", "0.01")
+    monkeypatch.setenv("NEMOFLOW_RATE_LIMIT_WAIT", "0.05")
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """A started fake with no random quirks (tests turn on what they exercise); nemoflow pointed at it."""
+    with FakeNemo(tmp_path / "fake", Quirks(silent_rate=0.0, event_delay=0.0)).start() as server:
+        fast_cloud(monkeypatch, server)
+        yield server
+
+
+def ledger(recipe: Path) -> dict:
+    """The recipe's nemo.json (sessions, uploads, renders)."""
+    found = list((recipe.parent / ".nemoflow" / "recipes").glob("*/nemo.json"))
+    assert len(found) == 1, found
+    return json.loads(found[0].read_text())
+
+
+def requests(fake: FakeNemo, method: str, contains: str) -> list:
+    return [r for r in fake.log if r.method == method and contains in r.path]
