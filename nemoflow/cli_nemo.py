@@ -153,6 +153,8 @@ def auth_logout(
     except NemoflowError as err:
         _fail(str(err), err.exit_code)
     lines = [f"removed {', '.join(removed)}" if removed else "nothing stored to remove"]
+    if any(r.startswith("anonymous") for r in removed):
+        lines.append("note: the service issues one anonymous token per client every 7 days; a new one may be refused until then")
     if os.environ.get("NEMO_TOKEN"):
         lines.append("note: NEMO_TOKEN is still set in this environment, and is used while it is")
     _print({"removed": removed}, as_json, lines)

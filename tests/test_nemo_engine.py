@@ -309,3 +309,39 @@ def test_secrets_never_reach_output_logs_reports_or_urls(tmp_path, fake, monkeyp
         for secret in secrets:
             assert secret not in text
     assert all(contract.HEADER_CLIENT_ID.lower() not in r.query.lower() and "token" not in r.query.lower() for r in fake.log)
+
+
+def test_heartbeats_show_still_working_and_gui_phrasing_becomes_actions(tmp_path, fake, monkeypatch):  # noqa: F811
+    fake.quirks.stall_seconds, fake.quirks.heartbeat_every = 0.8, 0.1
+    monkeypatch.setenv("NEMOFLOW_HEARTBEAT_NOTICE", "0.3")
+    recipe = project(tmp_path / "p")
+    result = run(recipe)
+    assert result.exit_code == 0, result.output
+    assert any(m["text"].startswith("still working") for m in messages(result, "heartbeat"))
+    actions = [m["text"] for m in messages(result, "action")]
+    assert actions and all(a.startswith(("preview: Timeline (", "export: done by export.final")) for a in actions), actions
+    calls = messages(result, "call")
+    assert calls, "function calls are reported as events (the display shows them with -v only)"
+
+
+def test_cloud_commands_summarise_state_and_credits(tmp_path, fake):  # noqa: F811
+    recipe = project(tmp_path / "p")
+    assert run(recipe).exit_code == 0
+    session = ledger(recipe)["sessions"]["edit.cut"]
+    shown = nf("state", session)
+    assert shown.exit_code == 0
+    assert f"session {session}: Timeline (3 tracks, 2.0s): 1. Video clip 0–2s 2. BGM tone 0–2s at 35% 3. Title \"Hello\" 0–1s" \
+        in shown.output
+    as_json = json.loads(nf("state", "--json").stdout)
+    assert as_json["session"] == session and as_json["draft"]["t"][0]["sg"][0]["m"]["fx"][0]["preset"] == "film"
+    balance = json.loads(nf("credits", "--json").stdout)
+    assert balance == {"available": 90, "frozen": 0, "total": 90}
+    status = json.loads(nf("auth", "status", "--json").stdout)
+    assert status["using"] == "anonymous" and status["file_mode"] == "0600" and status["client_id"] is True
+    missing = nf("state", "sess_nope")
+    assert missing.exit_code == 1 and "session not found (code 1002)" in missing.output
+    out = nf("auth", "logout", "--json")
+    assert json.loads(out.stdout)["removed"] == [f"anonymous token for {fake.url}"]
+    assert json.loads(nf("auth", "status", "--json").stdout)["using"] is None
+    refused = nf("credits")  # the service gives one anonymous token per client per 7 days
+    assert refused.exit_code == 2 and "NEMO_TOKEN" in refused.output and "429" in refused.output

@@ -95,8 +95,8 @@ class NemoClient:
                         renewed = True
                         continue
                     if isinstance(err, RateLimited):
-                        raise AuthError("the service gives one anonymous token per client every 7 days and this client's token "
-                                        "was refused; set NEMO_TOKEN to a token from your NemoVideo account, or run "
+                        raise AuthError("the service issues one anonymous token per client every 7 days and will not issue "
+                                        "another yet (HTTP 429); set NEMO_TOKEN to a token from your NemoVideo account, or run "
                                         "`nemoflow auth login`", code=err.code, status=err.status) from None
                     raise
                 break
