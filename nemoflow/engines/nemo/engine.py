@@ -35,7 +35,7 @@ from ..local.presets import Output, output_for
 from . import contract
 from .client import NemoClient
 from .drafts import changes, mismatches, read_state_draft, same_timeline, summary, unified_diff
-from .errors import ApiError, SessionLost, StreamDropped, UploadRefused
+from .errors import ApiError, ServiceUnavailable, SessionLost, StreamDropped, UploadRefused
 from .ledger import Ledger
 from .settings import NemoSettings
 from .sse import Reply, send_message
@@ -218,8 +218,10 @@ class NemoEngine:
             from ..local.generate import generated_file
 
             entry = self.local.media(mid)
-            return generated_file(entry, self.local.cache_dir, what=f"{mid} (encoding the generated source for upload)",
+            made = generated_file(entry, self.local.cache_dir, what=f"{mid} (encoding the generated source for upload)",
                                   on_progress=lambda p: self._progress(mid, p.seconds, entry.get("d", 0) / 1000, "encode", "s"))
+            check_uploadable(made, f"{step.span.file}:{step.span.line}: media `{step.name}` (generated, encoded for upload)")
+            return made
         path: Path = step.spec.path
         check_uploadable(path, f"{step.span.file}:{step.span.line}: media `{step.name}`")
         return path
@@ -420,7 +422,9 @@ class NemoEngine:
                 self.ledger.update_render(rid, status="lost")
                 self._replace_session(slot, sid, step.id)
                 continue
-            except BaseException:
+            except ServiceUnavailable:
+                raise  # it may exist after all: left as requested, so the retry asks for it before posting again
+            except ApiError:
                 self.ledger.update_render(rid, status="failed")
                 raise
             self.ledger.update_render(rid, status="started")
@@ -452,7 +456,8 @@ class NemoEngine:
                 raise RenderError(f"{step.id}: the cloud render {rid} failed: {status.get('error') or 'no reason given'}; "
                                   "run again to retry, or render it locally with --engine local")
             if self._stop.wait(self.settings.poll_interval):
-                raise KeyboardInterrupt
+                raise RenderError(f"{step.id}: stopped waiting for cloud render {rid}: the run was cancelled; the render id is "
+                                  "kept, and the next run resumes it instead of starting another")
 
     def _deliver(self, step: Step, part: Path, dest: Path, out: Output) -> bool:
         """Move the download into place, or convert it here when the export asks for more than H.264 MP4 at the service's quality."""
