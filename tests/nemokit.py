@@ -33,5 +33,20 @@ def ledger(recipe: Path) -> dict:
     return json.loads(found[0].read_text())
 
 
+def quiet(fake: FakeNemo) -> list:
+    """The fake's log once it has stopped growing: the fake logs a request after answering it, from the serving thread."""
+    import time
+
+    seen, stable_since = -1, time.monotonic()
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        if len(fake.log) != seen:
+            seen, stable_since = len(fake.log), time.monotonic()
+        elif time.monotonic() - stable_since >= 0.15:
+            break
+        time.sleep(0.02)
+    return sorted(fake.log, key=lambda r: r.t)
+
+
 def requests(fake: FakeNemo, method: str, contains: str) -> list:
-    return [r for r in fake.log if r.method == method and contains in r.path]
+    return [r for r in quiet(fake) if r.method == method and contains in r.path]

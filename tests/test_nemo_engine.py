@@ -19,7 +19,7 @@ import av
 import pytest
 from conftest import EXAMPLES
 from mediagen import make_video
-from nemokit import fake, fast_cloud, ledger, requests  # noqa: F401  (fixture)
+from nemokit import fake, fast_cloud, ledger, quiet, requests  # noqa: F401  (fixture)
 from runnerkit import events, finished, nf
 
 from nemoflow.engines.nemo import contract
@@ -193,7 +193,7 @@ def test_download_resumes_with_range(tmp_path, fake):  # noqa: F811
     recipe = project(tmp_path / "p")
     result = run(recipe)
     assert result.exit_code == 0, result.output
-    gets = [r for r in fake.log if r.method == "GET" and r.path.startswith("/files/render_")]
+    gets = [r for r in quiet(fake) if r.method == "GET" and r.path.startswith("/files/render_")]
     assert len(gets) == 2 and "range" in gets[1].headers
     assert facts(recipe.parent / "out" / "final.mp4")["size"] == (320, 180)
 
@@ -276,7 +276,7 @@ def test_chaos_still_completes_with_no_duplicate_renders(tmp_path, monkeypatch):
             assert result.exit_code == 0, result.output
             for out in ("one", "two", "three"):
                 assert facts(recipe.parent / "out" / f"{out}.mp4")["size"] == (160, 90)
-        injected = [r for r in server.log if r.status == 500]
+        injected = [r for r in quiet(server) if r.status == 500]
         assert injected, "the chaos was real: some requests failed"
         assert server.jobs_created() == 9, "one render per export, none twice"
         assert all(n >= 1 for n in server.render_posts().values())
@@ -300,8 +300,8 @@ def test_secrets_never_reach_output_logs_reports_or_urls(tmp_path, fake, monkeyp
     assert oct((home / "credentials.json").stat().st_mode & 0o777) == "0o600"
     secrets = [user_token, stored["client_id"], *(t["token"] for api in stored["tokens"].values() for t in api.values())]
     assert len(secrets) >= 3
-    written = [anonymous.output, as_user.output, *(r.output for r in extra), capfd.readouterr().out, capfd.readouterr().err,
-               str(fake.log)]
+    captured = capfd.readouterr()
+    written = [anonymous.output, as_user.output, *(r.output for r in extra), captured.out, captured.err, str(quiet(fake))]
     for root in (tmp_path / "p", tmp_path / "q", tmp_path / "junit.xml"):
         files = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
         written += [f.read_bytes().decode("latin-1") for f in files]

@@ -75,8 +75,7 @@ class NemoClient:
         with self._token_lock:
             if self._token is not None and self._token.value != failed.value:
                 return
-            self.store.drop(self.api, ("anonymous",))
-            self._token = self._fetch_anonymous(refused=failed)
+            self._token = self._fetch_anonymous(refused=failed)  # the stored one stays until a new one replaces it
 
     def _fetch_anonymous(self, refused: Token | None = None) -> Token:
         with self.store.locked():  # another nemoflow process may have fetched one a moment ago
@@ -132,7 +131,7 @@ class NemoClient:
         (a file to stream again). `allow_missing`: HTTP 404 gives (None, None).
         `stream`: an event stream is returned open, with data None (the caller closes it).
         """
-        attempt, renewed, waited = 0, False, False
+        attempt, renewed, waited = 0, False, 0.0
         while True:
             attempt += 1
             token = self.token() if auth else None
@@ -161,11 +160,11 @@ class NemoClient:
                                          "are kept)")
             if resp.status_code == contract.HTTP_RATE_LIMITED:
                 if not waited:
-                    waited = True
-                    self.sleep(_retry_after(resp, self.settings.rate_limit_wait))
+                    waited = _retry_after(resp, self.settings.rate_limit_wait) or 0.001
+                    self.sleep(waited)
                     attempt -= 1
                     continue
-                raise RateLimited(f"{what}: {contract.REMEDIES[contract.HTTP_RATE_LIMITED]} (HTTP 429 twice, 30 s apart)",
+                raise RateLimited(f"{what}: {contract.REMEDIES[contract.HTTP_RATE_LIMITED]} (HTTP 429 twice, {waited:g} s apart)",
                                   code=contract.HTTP_RATE_LIMITED, status=429)
             if resp.status_code == contract.HTTP_PLAN_BLOCKED and _code(resp) in (None, contract.HTTP_PLAN_BLOCKED):
                 raise PlanBlocked(f"{what}: {contract.REMEDIES[contract.HTTP_PLAN_BLOCKED]} (HTTP 402)", code=402, status=402)
@@ -187,9 +186,9 @@ class NemoClient:
                 raise AuthError(f"{what}: {source} was refused as invalid or expired (code 1001); get a new token from your "
                                 "NemoVideo account and set it again (`nemoflow auth login`, or NEMO_TOKEN)", code=code,
                                 status=resp.status_code)
-            raise self._error(code, message, data, resp.status_code, what, token)
+            raise self._error(code, message, data, resp.status_code, what, token, path)
 
-    def _error(self, code: int, message: str, data: Any, status: int, what: str, token: Token | None) -> ApiError:
+    def _error(self, code: int, message: str, data: Any, status: int, what: str, token: Token | None, path: str) -> ApiError:
         if code == contract.NO_SESSION:
             return SessionLost(f"{what}: session not found (code 1002)", code=code, status=status)
         if code == contract.NO_CREDITS:
@@ -198,7 +197,7 @@ class NemoClient:
         if code in (contract.UNSUPPORTED_FILE, contract.FILE_TOO_LARGE):
             return UploadRefused(f"{what}: the service refused the file (code {code}: {message}); {contract.REMEDIES[code]}",
                                  code=code)
-        if status == contract.HTTP_MISSING_CLIENT_ID or code == contract.HTTP_MISSING_CLIENT_ID:
+        if path == contract.ANONYMOUS_TOKEN and contract.HTTP_MISSING_CLIENT_ID in (status, code):
             return ApiError(f"{what}: the service says the client id is missing (HTTP 400)", code=code, status=400)
         return ApiError(f"{what}: the service refused it (code {code}: {message or 'no message'})", code=code, status=status)
 
