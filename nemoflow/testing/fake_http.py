@@ -63,6 +63,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeNemo/1.0"
     timeout = 120  # an idle keep-alive connection is closed after this long
+    disable_nagle_algorithm = True  # headers and body go out as separate writes: without this, each answer waits ~40 ms for an ACK
 
     ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
         ("POST", _route(contract.ANONYMOUS_TOKEN), "anonymous_token"),
