@@ -183,8 +183,7 @@ class NemoClient:
                     raise AuthError(f"{what}: the service refused a freshly issued anonymous token (code 1001); set NEMO_TOKEN "
                                     "to a token from your NemoVideo account", code=code, status=resp.status_code)
                 source = "NEMO_TOKEN" if token.kind == "env" else "the token stored by `nemoflow auth login`"
-                raise AuthError(f"{what}: {source} was refused as invalid or expired (code 1001); get a new token from your "
-                                "NemoVideo account and set it again (`nemoflow auth login`, or NEMO_TOKEN)", code=code,
+                raise AuthError(f"{what}: {source} was refused (code 1001): {contract.REMEDIES[contract.BAD_TOKEN]}", code=code,
                                 status=resp.status_code)
             raise self._error(code, message, data, resp.status_code, what, token, path)
 

@@ -113,9 +113,8 @@ def render_id(unix_ms: int) -> str:
 # ---- remedies: what nemoflow says for each failure (the contract's error table) ------
 SUPPORTED_LIST = ", ".join(SUPPORTED_TYPES)
 REMEDIES = {
-    BAD_TOKEN: "the token in NEMO_TOKEN (or the one stored by `nemoflow auth login`) was refused as invalid or expired; "
-               "get a new token from your NemoVideo account and set it again",
-    NO_SESSION: "the session no longer exists on the service",
+    BAD_TOKEN: "it is invalid or expired; get a new token from your NemoVideo account and set it again "
+               "(`nemoflow auth login`, or NEMO_TOKEN)",
     NO_CREDITS: "top up credits in your NemoVideo account, then run again",
     UNSUPPORTED_FILE: f"the service accepts these types only: {SUPPORTED_LIST}; convert the file first",
     FILE_TOO_LARGE: "the service takes files of at most 500 MB; trim the clip or compress it (for example a lower bitrate), then run again",
