@@ -112,7 +112,7 @@ def auth_login(
         store.drop(settings.api_url, ("anonymous",))
         try:
             with NemoClient(settings, store) as client:
-                client._token = client._fetch_anonymous()
+                client.sign_in_anonymously()
                 balance = client.credits()
         except NemoflowError as err:
             _fail(str(err), err.exit_code)

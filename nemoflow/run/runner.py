@@ -24,6 +24,7 @@ import attrs
 from ..config import setting
 from ..errors import NemoflowError
 from ..lang.model import Recipe, Step
+from ..lang.signatures import ENGINES
 from ..plan.dag import topological_order
 from ..plan.digests import DigestMemo
 from ..plan.keys import StepKey, compute_keys, describe_change, describe_value
@@ -582,9 +583,6 @@ def diff_components(before: dict[str, str], after: dict[str, str], step: Step | 
             reason = f"{label} {kind}" + (f": {describe_value(new)}" if new is not None else "")
         out.append(Change(name, kind, old, new, reason, name[6:] if name.startswith("input ") else None))
     return out
-
-
-ENGINES = ("local", "nemo")
 
 
 def choose_engine(recipe: Recipe, explicit: str | None) -> str:

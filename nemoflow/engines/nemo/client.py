@@ -66,6 +66,12 @@ class NemoClient:
                     or self._fetch_anonymous()
             return self._token
 
+    def sign_in_anonymously(self) -> Token:
+        """Fetch an anonymous token now and use it (`nemoflow auth login --anonymous`)."""
+        with self._token_lock:
+            self._token = self._fetch_anonymous()
+            return self._token
+
     @property
     def api(self) -> str:
         return self.settings.api_url

@@ -109,10 +109,10 @@ class NemoEngine:
             return StepOutcome(entry, summary=f"{entry.get('kind', 'media')}{length}, uploaded")
         if step.kind == "edit":
             draft = self.draft(step.id)
-            return StepOutcome(draft.to_json(), summary=f"in session: {_clips(draft)}")
+            return StepOutcome(draft.to_json(), summary=f"in session: {summary(draft)}")
         if step.kind == "ask":
             draft = self.draft(step.id)
-            return StepOutcome(draft.to_json(), summary=self._changes.get(step.id) or _clips(draft))
+            return StepOutcome(draft.to_json(), summary=self._changes.get(step.id) or summary(draft))
         if step.kind == "export":
             return self.export(step)
         raise DraftError(f"the nemo engine does not run {step.kind} steps")
@@ -543,7 +543,3 @@ def _probe(path: Path, step_id: str):
 
 def _ending(reply: Reply) -> str:
     return {"dropped": "dropped", "unsent": "could not be sent", "timeout": "timed out"}.get(reply.ending, "ended")
-
-
-def _clips(draft: Draft) -> str:
-    return summary(draft)

@@ -87,12 +87,6 @@ class Ledger:
             self.data["uploads"].setdefault(sid, {})[digest] = info
             self._save()
 
-    def forget_session(self, sid: str) -> None:
-        """A session the service lost (1002): its uploads cannot be reused there."""
-        with self._lock:
-            self.data["uploads"].pop(sid, None)
-            self._save()
-
     # -- renders ----------------------------------------------------------------------
     def pending_render(self, key: str) -> dict[str, Any] | None:
         """The render started for this step key and not finished (a killed run's), if any."""
