@@ -180,9 +180,10 @@ def state(
     as_json: bool = JsonOption,
 ) -> None:
     """Show a cloud session's timeline, summarised track by track (the Draft with --json)."""
+    from .draft.diff import summary
     from .engines.nemo.client import NemoClient
     from .engines.nemo.credentials import credentials_path
-    from .engines.nemo.drafts import read_state_draft, summary
+    from .engines.nemo.drafts import read_state_draft
     from .errors import NemoflowError
 
     settings = _settings(api_url)

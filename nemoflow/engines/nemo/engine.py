@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ...draft.build import build_edit, media_clip_draft
+from ...draft.diff import changes, mismatches, same_timeline, summary, unified_diff
 from ...draft.model import TEXT, VIDEO, Draft
 from ...draft.schema import checked
 from ...errors import DraftError, NemoflowError, RenderError
@@ -34,7 +35,7 @@ from ..local.ffmpeg import Progress, atomic_output, run_ffmpeg, stop_all
 from ..local.presets import Output, output_for
 from . import contract
 from .client import NemoClient
-from .drafts import changes, mismatches, read_state_draft, same_timeline, summary, unified_diff
+from .drafts import read_state_draft
 from .errors import ApiError, ServiceUnavailable, SessionLost, StreamDropped, UploadRefused
 from .ledger import Ledger
 from .settings import NemoSettings
