@@ -280,3 +280,123 @@ def normalize(draft: Draft) -> Draft:
         text = [attrs.evolve(s, d=max(total - s.st, 0)) if s.m.get("to_end") else s for s in draft.segments(TEXT)]
         draft = draft.with_segments(TEXT, [s for s in text if s.d > 0 and s.st < total])
     return draft
+
+
+def cut_spans(draft: Draft, spans: list[tuple[int, int]]) -> Draft:
+    """Remove the timeline ranges `spans` (ms, [a, b)) and close the gaps, as an editor's ripple delete.
+
+    Clips are split around each span with their in-points moved; text and
+    placed sounds are cut the same way, so they stay on the picture they
+    belonged to; beds are left for normalize() to fit to the new length. A
+    transition whose overlap a span touches becomes a hard cut.
+    """
+    total = draft.d
+    cuts = _merge_spans([(max(0, int(a)), min(total, int(b))) for a, b in spans])
+    if not cuts:
+        return draft
+    if sum(b - a for a, b in cuts) >= total:
+        raise DraftError(f"cutting {_spans_text(cuts)} would leave nothing of the {total / 1000:g}s timeline")
+
+    def moved(t: int) -> int:
+        return t - sum(min(b, t) - a for a, b in cuts if a < t)
+
+    def touches(a: int, b: int) -> bool:
+        return any(x < b and a < y for x, y in cuts)
+
+    video = list(draft.segments(VIDEO))
+    for i in range(1, len(video)):  # transitions whose overlap is cut into become hard cuts first
+        seg, prev = video[i], video[i - 1]
+        if seg.tr and touches(seg.st, prev.end):
+            video[i - 1] = attrs.evolve(prev, d=max(seg.st - prev.st, 0))
+            video[i] = attrs.evolve(seg, tr=None)
+    out_video: list[Segment] = []
+    for seg in video:
+        for piece in _pieces(seg, cuts, rate=seg.m.get("speed", 1.0)):
+            piece = attrs.evolve(piece, st=moved(piece.st))
+            if piece.tr and out_video:
+                overlap = min(piece.tr["d"], out_video[-1].end - piece.st)
+                piece = attrs.evolve(piece, tr={**piece.tr, "d": overlap} if overlap > 0 else None)
+            out_video.append(piece)
+    out = draft.with_segments(VIDEO, [s for s in out_video if s.d > 0])
+    if draft.track(TEXT):
+        texts = []
+        for seg in draft.segments(TEXT):
+            st, end = moved(seg.st), moved(seg.end)
+            if end > st:
+                texts.append(attrs.evolve(seg, st=st, d=end - st))
+        out = out.with_segments(TEXT, texts)
+    if draft.track(AUDIO):
+        sounds = []
+        for seg in draft.segments(AUDIO):
+            if seg.m.get("bed"):
+                sounds.append(seg)
+                continue
+            sounds += [attrs.evolve(p, st=moved(p.st)) for p in _pieces(seg, cuts, rate=1.0)]
+        out = out.with_segments(AUDIO, sounds)
+    return out
+
+
+def _merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(s for s in spans if s[1] > s[0]):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _spans_text(spans: list[tuple[int, int]]) -> str:
+    return ", ".join(f"{a / 1000:g}–{b / 1000:g}s" for a, b in spans)
+
+
+def _pieces(seg: Segment, cuts: list[tuple[int, int]], *, rate: float) -> list[Segment]:
+    """The parts of `seg` outside `cuts`, at their old places; fades and the transition stay only where the edge survives."""
+    kept, at = [], seg.st
+    for a, b in cuts:
+        if b <= at or a >= seg.end:
+            continue
+        if a > at:
+            kept.append((at, a))
+        at = max(at, b)
+    if at < seg.end:
+        kept.append((at, seg.end))
+    if kept == [(seg.st, seg.end)]:
+        return [seg]
+    out = []
+    for a, b in kept:
+        m = dict(seg.m)
+        if "in" in m and not m.get("still"):
+            m["in"] = round(m["in"] + (a - seg.st) * rate)
+        if m.get("fx"):
+            m["fx"] = [e for e in m["fx"] if not (e.get("type") == "fade" and ((e["dir"] == "in" and a > seg.st)
+                                                                                or (e["dir"] == "out" and b < seg.end)))]
+        if a > seg.st:
+            m.pop("fade_in", None)
+        if b < seg.end:
+            m.pop("fade_out", None)
+        out.append(attrs.evolve(seg, st=a, d=b - a, m=m, tr=seg.tr if a == seg.st else None))
+    return out
+
+
+def set_music(draft: Draft, *, volume: float | None = None, fade_out: int | None = None, remove: bool = False) -> Draft:
+    """Change the music beds: their level, a fade at their end, or take them away."""
+    beds = [s for s in draft.segments(AUDIO) if s.m.get("bed")]
+    if not beds:
+        raise DraftError("there is no music on the timeline; add it in the edit (`music NAME volume 35%`) first")
+    if remove:
+        return draft.with_segments(AUDIO, [s for s in draft.segments(AUDIO) if not s.m.get("bed")])
+    changes: dict[str, Any] = {}
+    if volume is not None:
+        changes["volume"] = float(volume)
+    if fade_out is not None:
+        changes["fade_out"] = int(fade_out)
+    return draft.with_segments(AUDIO, [s.with_m(**changes) if s.m.get("bed") else s for s in draft.segments(AUDIO)])
+
+
+def set_clip_effect(draft: Draft, index: int, effect: dict[str, Any]) -> Draft:
+    """Add an effect to one clip (e.g. a grade measured for that clip alone)."""
+    video = list(draft.segments(VIDEO))
+    seg = video[index]
+    video[index] = seg.with_m(fx=[*seg.m.get("fx", []), dict(effect)])
+    return draft.with_segments(VIDEO, video)

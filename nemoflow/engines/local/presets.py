@@ -72,8 +72,13 @@ class Output:
         return args
 
 
-def output_for(settings: dict[str, Any], canvas: dict[str, Any]) -> Output:
-    """Resolve an export block's settings against the draft's canvas (for the default size and fps)."""
+def output_for(settings: dict[str, Any], canvas: dict[str, Any], hint: dict[str, Any] | None = None) -> Output:
+    """Resolve an export block's settings against the draft's canvas (for the default size and fps).
+
+    `hint` is the draft's `output` (what an `ask` said: "export in 1080p, high
+    quality"); the export block's own settings win over it.
+    """
+    hint = hint or {}
     container = settings.get("format", "mp4")
     codec = settings.get("codec") or ("vp9" if container == "webm" else "h264")
     size = settings.get("size")
@@ -81,7 +86,7 @@ def output_for(settings: dict[str, Any], canvas: dict[str, Any]) -> Output:
         width, height = even(size.width), even(size.height)
     else:  # 4K class on the long edge, in the canvas's aspect ratio
         w, h = canvas["w"], canvas["h"]
-        scale = DEFAULT_LONG_EDGE / max(w, h)
+        scale = int(hint.get("long_edge") or DEFAULT_LONG_EDGE) / max(w, h)
         width, height = even(w * scale), even(h * scale)
     fps = settings.get("fps")
     fps_value = float(fps.value if isinstance(fps, Fps) else fps) if fps is not None else float(canvas["fps"])
@@ -91,5 +96,5 @@ def output_for(settings: dict[str, Any], canvas: dict[str, Any]) -> Output:
     bitrate = settings.get("bitrate")
     crf = settings.get("crf")
     return Output(width=width, height=height, fps=fps_value, container=container, codec=codec,
-                  quality=settings.get("quality", "medium"), crf=int(crf) if crf is not None else None,
+                  quality=settings.get("quality") or hint.get("quality") or "medium", crf=int(crf) if crf is not None else None,
                   bitrate=bitrate.bps if isinstance(bitrate, Bitrate) else None, audio=audio)
