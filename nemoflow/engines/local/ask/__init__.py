@@ -1,0 +1,9 @@
+"""`ask` on the local engine: plain-language instructions carried out deterministically.
+
+intents.py holds the contract, phrases.py the words (English and Chinese),
+analysis.py and footage.py measure the footage (shake, black, freezes,
+silence, levels), apply.py turns intents into Draft operations.
+"""
+
+# Part of an ask step's cache key: bump it when the same instruction would edit differently.
+ASK_REVISION = 1
