@@ -472,7 +472,7 @@ def clean(
 @app.command()
 def draft(
     file: Path = typer.Argument(..., help="Recipe file."),
-    step: Optional[str] = typer.Option(None, "--step", help="Only this step's draft (an edit or export id, e.g. export.final)."),
+    step: Optional[str] = typer.Option(None, "--step", help="Only this step's draft (an edit, ask or export id, e.g. export.final)."),
     sets: Optional[list[str]] = SetOption,
     params: Optional[Path] = ParamsOption,
 ) -> None:
@@ -486,8 +486,8 @@ def draft(
     engine = LocalEngine(recipe)
     wanted = [sid for sid in topological_order(recipe) if recipe.steps[sid].kind == "export"]
     if step is not None:
-        if step not in recipe.steps or recipe.steps[step].kind not in ("edit", "export", "media"):
-            _fail(f"`{step}` is not an edit, media or export step of {file}; steps: {', '.join(recipe.steps)}")
+        if step not in recipe.steps or recipe.steps[step].kind not in ("edit", "ask", "export", "media"):
+            _fail(f"`{step}` is not an edit, ask, media or export step of {file}; steps: {', '.join(recipe.steps)}")
         wanted = [step]
     out = {}
     try:

@@ -38,3 +38,4 @@ def _no_cloud(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("NEMO_TOKEN", raising=False)
     monkeypatch.delenv("NEMOFLOW_ENGINE", raising=False)
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("NEMOFLOW_CACHE_DIR", str(home / "cache"))  # analyses and stabilization passes stay per test

@@ -69,3 +69,42 @@ def make_audio(path: Path, *, duration: float = 3.0, tone: int = 220, codec: str
         args += ["-c:a", codec]
     ffmpeg(*args, str(path))
     return path
+
+
+def make_shaky(path: Path, *, shaky: tuple[float, float] = (2.0, 4.0), duration: float = 6.0, size: tuple[int, int] = (640, 360),
+               audio: bool = True) -> Path:
+    """A clip that is steady, then shakes hard during `shaky` (a crop window jumping by up to ~5% of the width), then steady."""
+    w, h = size
+    a, b = shaky
+    amp = round(w * 0.05)
+    on = f"gte(t\\,{a})*lt(t\\,{b})"
+    src = (f"testsrc2=s={w + 2 * amp + 16}x{h + 2 * amp + 16}:r=30:d={duration},"
+           f"crop={w}:{h}:x='{amp}+{on}*{amp}*sin(n*12.9898)':y='{amp}+{on}*{amp}*cos(n*78.233)'")
+    args = ["-f", "lavfi", "-i", src]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={duration}", "-c:a", "aac", "-b:a", "96k"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ffmpeg(*args, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-shortest", str(path))
+    return path
+
+
+def make_black_ends(path: Path, *, head: float = 1.0, body: float = 3.0, tail: float = 1.0, size: tuple[int, int] = (320, 180)) -> Path:
+    """Black for `head` seconds, a pattern for `body`, black for `tail`: a camera left running before and after the shot."""
+    w, h = size
+    total = head + body + tail
+    src = (f"testsrc2=s={w}x{h}:r=30:d={total},"
+           f"drawbox=c=black:t=fill:enable='lt(t\\,{head})+gte(t\\,{head + body})'")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ffmpeg("-f", "lavfi", "-i", src, "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=48000:duration={total}",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-shortest", str(path))
+    return path
+
+
+def make_dull(path: Path, *, duration: float = 2.0, size: tuple[int, int] = (320, 180)) -> Path:
+    """A flat, washed-out clip: a pattern at half contrast and 40% saturation, as from a log profile or a hazy day."""
+    w, h = size
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={w}x{h}:r=30:d={duration},eq=contrast=0.5:saturation=0.4",
+           "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={duration}",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-shortest", str(path))
+    return path

@@ -117,9 +117,12 @@ def test_recipe_engine_statement_chooses_the_cloud(tmp_path, fake):  # noqa: F81
     assert result.exit_code == 0, result.output
     assert next(e for e in events(result) if e["event"] == "run-started")["engine"] == "nemo"
     assert fake.jobs_created() == 1
-    # and --engine overrides it: the local engine has no interpreter for `ask` yet (a plan error, nothing rendered)
+    # and --engine overrides it: the local engine plans the same recipe, and stops at words only the cloud's agent takes
+    assert nf("plan", recipe, "--engine", "local").exit_code == 0
+    recipe.write_text(recipe.read_text().replace('"color grade it"', '"make it sparkle like a unicorn"'), encoding="utf-8")
+    assert nf("plan", recipe).exit_code == 0
     local = nf("plan", recipe, "--engine", "local")
-    assert local.exit_code == 1 and "plain-language" in local.output
+    assert local.exit_code == 1 and "does not understand “make it sparkle like a unicorn”" in local.output
 
 
 # -- the examples, on both engines ----------------------------------------------------------

@@ -103,11 +103,12 @@ def test_corrupt_media_fails_before_any_render(tmp_path):
     assert bad.read_bytes() == before  # source media is never modified
 
 
-def test_ask_on_the_local_engine_says_what_to_do(tmp_path):
+def test_an_ask_the_local_engine_cannot_map_says_what_to_do(tmp_path):
     src = make_video(tmp_path / "a.mp4", duration=1)
-    text = (f'nemo 1\nmedia a = "{src}"\nedit cut {{\n  video a\n}}\nask polish = cut "color grade"\n'
+    text = (f'nemo 1\nmedia a = "{src}"\nedit cut {{\n  video a\n}}\nask polish = cut "color grade and make it pop"\n'
             'export out = polish {\n  save "out.mp4"\n}\n')
     (tmp_path / "r.nemo").write_text(text)
     result = nemoflow("run", str(tmp_path / "r.nemo"))
     assert result.returncode == 2
-    assert "r.nemo:6:1" in result.stderr and "nemo engine" in result.stderr
+    assert "r.nemo:6:35" in result.stderr and "“make it pop”" in result.stderr and "nemo engine" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out.mp4").exists()

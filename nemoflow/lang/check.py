@@ -1134,7 +1134,8 @@ class Checker:
         if not instruction.strip():
             self.error(stmt.instruction.span, "empty instruction", "E286", help='say what to do, e.g. "trim the shaky clips"')
             return
-        self.steps[inst.id] = Step(inst.id, "ask", inst.name, inst.index, inst.span, (base.id,), AskSpec(base, instruction))
+        spec = AskSpec(base, instruction, stmt.instruction.span)
+        self.steps[inst.id] = Step(inst.id, "ask", inst.name, inst.index, inst.span, (base.id,), spec)
 
     def _resolve_export(self, inst: Instance) -> None:
         stmt: ast.Export = inst.stmt

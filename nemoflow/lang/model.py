@@ -52,6 +52,7 @@ class EditSpec:
 class AskSpec:
     base: StepRef
     instruction: str
+    where: Span | None = attrs.field(default=None, eq=False)  # the instruction's string literal (for errors; not in cache keys)
 
 
 @attrs.frozen
@@ -103,6 +104,8 @@ def _spec_dict(spec) -> dict:
     out = {}
     for field in attrs.fields(type(spec)):
         value = getattr(spec, field.name)
+        if isinstance(value, Span):
+            continue
         if isinstance(value, Path):
             value = str(value)
         elif isinstance(value, StepRef):

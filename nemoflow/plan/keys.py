@@ -15,11 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from ..lang.diagnostics import Span
 from ..lang.model import Recipe, Step, StepRef
 from .digests import DigestMemo
 
@@ -36,8 +38,14 @@ class StepKey:
         return self.key[:12]
 
 
-def compute_keys(recipe: Recipe, order: list[str], digests: DigestMemo, identity: dict[str, str]) -> dict[str, StepKey]:
-    """Every step's key, in dependency order (`order` must list inputs first)."""
+def compute_keys(recipe: Recipe, order: list[str], digests: DigestMemo, identity: dict[str, str],
+                 step_identity: Callable[[Step], dict[str, str]] | None = None) -> dict[str, StepKey]:
+    """Every step's key, in dependency order (`order` must list inputs first).
+
+    `identity` names the engine for every step; `step_identity` adds what only
+    some steps depend on (the `ask` interpreter's revision), so a change there
+    re-runs those steps and not every render.
+    """
     base = recipe.path.resolve().parent
     keys: dict[str, StepKey] = {}
     for sid in order:
@@ -51,6 +59,8 @@ def compute_keys(recipe: Recipe, order: list[str], digests: DigestMemo, identity
             digest = digests.digest(path)
             comps[f"file {label}"] = digest or "missing"
         comps.update(identity)
+        if step_identity is not None:
+            comps.update(step_identity(step))
         comps["format"] = str(CACHE_FORMAT)
         blob = json.dumps(comps, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         keys[sid] = StepKey(hashlib.sha256(blob.encode()).hexdigest(), comps)
@@ -90,6 +100,8 @@ def _spec_components(step: Step, base: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for field in attrs.fields(type(spec)):
         value = getattr(spec, field.name)
+        if isinstance(value, Span):  # where something was written: moving it changes nothing
+            continue
         if field.name == "ops":  # edit clauses: one component each, numbered, without their line
             for i, op in enumerate(value, 1):
                 out[f"clause {i} {op.verb}"] = _text(_canon(op.args, base))

@@ -79,9 +79,13 @@ class RunDisplay:
                              unit=e.get("unit", "s"))
 
     def _on_step_message(self, e: dict[str, Any]) -> None:
-        """The agent's words and nemoflow's notes always; function calls only with --verbose."""
+        """The agent's words, nemoflow's notes and what an ask did always; function calls and draft diffs only with --verbose."""
         kind = e["kind"]
-        if kind == "call" and not self.verbose:
+        if kind in ("call", "diff") and not self.verbose:
+            return
+        if kind == "diff":
+            for line in e["text"].splitlines():
+                self.line(f"           {line}")
             return
         label = {"text": "nemo", "call": "call", "heartbeat": "…", "action": "action", "note": "note"}.get(kind, kind)
         text = " ".join(e["text"].split())

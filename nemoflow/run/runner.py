@@ -139,12 +139,14 @@ class Workspace:
                               key_of=lambda sid: self.keys()[sid].key)
         from ..engines.local.engine import LocalEngine
 
-        return LocalEngine(self.recipe, on_progress=self._on_progress, cached=self._cached_result)
+        return LocalEngine(self.recipe, on_progress=self._on_progress, cached=self._cached_result, on_message=self._on_message,
+                           digest_of=self.digests.digest)
 
     # -- keys and plans ------------------------------------------------------
     def keys(self) -> dict[str, StepKey]:
         if self._keys is None:
-            self._keys = compute_keys(self.recipe, self.order, self.digests, self.engine.identity(self.digests))
+            self._keys = compute_keys(self.recipe, self.order, self.digests, self.engine.identity(self.digests),
+                                      self.engine.step_identity)
         return self._keys
 
     def select(self) -> set[str]:

@@ -29,6 +29,7 @@ from .presets import Output, output_for
 from .sources import media_entry
 
 ProgressSink = Callable[..., None]  # (step id, snapshot, total, phase[, unit]): unit "s" (default), "MB" or "%"
+MessageSink = Callable[[str, str, str], None]  # (step id, kind, text): an ask's "did" lines and its "diff"
 CachedResult = Callable[[str], "dict[str, Any] | None"]  # step id → its result from the cache, if it has one
 
 # Part of every cache key: bump it when the same Draft would render differently
@@ -78,13 +79,17 @@ class LocalEngine:
     name = "local"
 
     def __init__(self, recipe: Recipe, *, cache_dir: Path | None = None, on_progress: ProgressSink | None = None,
-                 cached: CachedResult | None = None) -> None:
+                 cached: CachedResult | None = None, on_message: MessageSink | None = None,
+                 digest_of: Callable[[Path], str | None] | None = None) -> None:
         self.recipe = recipe
         self.cache_dir = cache_dir or default_cache_dir()
         self.on_progress = on_progress
+        self.on_message = on_message
         self.cached = cached
+        self.digest_of = digest_of  # a file's content digest (the runner's memo), for caches keyed by content
         self._media: dict[str, dict[str, Any]] = {}
         self._drafts: dict[str, Draft] = {}
+        self._asked: dict[str, tuple[str, ...]] = {}  # ask step → what it did, line by line
 
     def cancel(self) -> None:
         """Kill every FFmpeg this run started (Ctrl-C, or a failure without --keep-going)."""
@@ -114,11 +119,21 @@ class LocalEngine:
             memo.store(memo_key, version)
         return {"engine": f"local {__version__} r{ENGINE_REVISION}", "ffmpeg": version}
 
+    def step_identity(self, step: Step) -> dict[str, str]:
+        """Key components only some steps have: an ask's result depends on the interpreter and the analysis code."""
+        if step.kind != "ask":
+            return {}
+        from .ask import ASK_REVISION
+        from .ask.analysis import ANALYSIS_REVISION
+
+        return {"interpreter": f"ask r{ASK_REVISION}, analysis r{ANALYSIS_REVISION}"}
+
     def cannot_run(self, step: Step) -> str | None:
         """Why this engine cannot run a step at all (known before running), or None."""
         if step.kind == "ask":
-            return ("the local engine cannot interpret plain-language `ask` steps yet; write the edit as clauses in an "
-                    "`edit` block, or run the recipe on the nemo engine")
+            from .ask.understand import not_understood
+
+            return not_understood(step, self.recipe.sources)
         if step.kind == "media" and step.spec.source == "url":
             return f"media `{step.name}` is a URL; the local engine renders files on this machine only (download it first)"
         return None
@@ -138,9 +153,12 @@ class LocalEngine:
             what = entry.get("kind", "media")
             length = f", {entry['d'] / 1000:.1f}s" if entry.get("d") else ""
             return StepOutcome(entry, summary=f"{what}{length}")
-        if step.kind in ("edit", "ask"):
+        if step.kind == "edit":
             draft = self.draft(step.id)
             return StepOutcome(draft.to_json(), summary=_clips(draft))
+        if step.kind == "ask":
+            draft = self.draft(step.id)
+            return StepOutcome(draft.to_json(), summary="; ".join(self._asked.get(step.id, ())) or _clips(draft))
         if step.kind == "export":
             result = self.export(step)
             return StepOutcome(result.to_json(), (result.path,), result.summary())
@@ -180,13 +198,44 @@ class LocalEngine:
             media = {s.id: self.media(s.id) for s in self._media_inputs(step)}
             draft = build_edit(step, media, self.draft)
         elif step.kind == "ask":
-            raise DraftError(f"{step.span.file}:{step.span.line}:{step.span.column}: `ask {step.name}` needs an interpreter of "
-                             "plain-language edits; the local engine does not have one yet. Write the edit as clauses in an "
-                             "`edit` block, or run the recipe on the nemo engine.")
+            draft = self._ask(step)
         else:
             raise DraftError(f"{step_id} does not produce a draft")
         self._drafts[step_id] = draft
         return draft
+
+    def _ask(self, step: Step) -> Draft:
+        """Carry out a plain-language instruction: parse it, analyse the footage it needs, report what it did."""
+        from ...draft.diff import unified_diff
+        from .ask.apply import carry_out
+        from .ask.understand import intents_of
+
+        base = self.draft(step.spec.base.id)
+        intents = intents_of(step, self.recipe.sources)
+        try:
+            outcome = carry_out(base, intents, lambda i, mid, entry, start, length: self._analyse(step, i, mid, entry, start, length))
+        except DraftError as err:
+            raise DraftError(f"{step.span.file}:{step.span.line}:{step.span.column}: `ask {step.name}`: {err}") from None
+        draft = checked(outcome.draft.with_m(name=step.id), f"made by {step.id}")
+        self._asked[step.id] = outcome.did
+        if self.on_message is not None:
+            for line in outcome.did:
+                self.on_message(step.id, "did", line)
+            self.on_message(step.id, "diff", unified_diff(base, draft, before_name=step.spec.base.id, after_name=step.id))
+        return draft
+
+    def _analyse(self, step: Step, index: int, media_id: str, entry: dict[str, Any], start_ms: int, length_ms: int):
+        """One clip's source window, analysed once per media content (the cache is keyed by the file's digest)."""
+        from .ask.analysis import analyse
+
+        if "path" in entry:
+            digest = self.digest_of(Path(entry["path"])) if self.digest_of else None
+            content = f"sha256:{digest}" if digest else json.dumps(_content_id(entry))
+        else:
+            content = "gen:" + json.dumps(entry.get("gen", entry), sort_keys=True)
+        phase = f"analysing clip {index + 1}"
+        return analyse(entry, start_ms, length_ms, cache_dir=self.cache_dir, content_id=content, what=f"{step.id} ({phase})",
+                       on_progress=self._progress(step.id, length_ms / 1000, phase))
 
     def _media_inputs(self, step: Step) -> list[Step]:
         return [self.recipe.steps[i] for i in step.inputs if self.recipe.steps[i].kind == "media"]
@@ -194,7 +243,7 @@ class LocalEngine:
     def export_draft(self, step: Step) -> tuple[Draft, Output]:
         spec: ExportSpec = step.spec
         draft = self.draft(spec.base.id)
-        return draft, output_for(spec.settings, draft.canvas or {"w": 1920, "h": 1080, "fps": 30})
+        return draft, output_for(spec.settings, draft.canvas or {"w": 1920, "h": 1080, "fps": 30}, draft.m.get("output"))
 
     # -- exports ----------------------------------------------------------
     def export(self, step: Step) -> ExportResult:

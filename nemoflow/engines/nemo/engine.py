@@ -88,6 +88,10 @@ class NemoEngine:
         local = self.local.identity(memo)  # generated sources are encoded here, by this FFmpeg
         return {"engine": f"nemo {__version__} r{ENGINE_REVISION} {self.settings.api_url}", "ffmpeg": local["ffmpeg"]}
 
+    def step_identity(self, step: Step) -> dict[str, str]:
+        """Nothing per step: the service interprets `ask` (its answer is cached by the instruction and the inputs)."""
+        return {}
+
     def cannot_run(self, step: Step) -> str | None:
         return None
 
@@ -369,7 +373,7 @@ class NemoEngine:
     def export(self, step: Step) -> StepOutcome:
         spec: ExportSpec = step.spec
         base = self.draft(spec.base.id)
-        out = output_for(spec.settings, base.canvas or {"w": 1920, "h": 1080, "fps": 30})
+        out = output_for(spec.settings, base.canvas or {"w": 1920, "h": 1080, "fps": 30}, base.m.get("output"))
         draft = checked(base.with_m(canvas={"w": out.width, "h": out.height, "fps": out.fps}), f"before rendering {step.id}")
         slot = self.slots.get(spec.base.id, self.main_slot)
         key = self.key_of(step.id)
