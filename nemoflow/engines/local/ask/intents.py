@@ -32,7 +32,7 @@ KNOWN = (
     "trim the shaky clips (剪掉抖动)",
     "cut black or frozen spans (去掉黑屏/卡顿)",
     "remove silence (去掉静音)",
-    "color grade (调色), or a look: teal-orange, warm, cool, vivid, muted, bw, vintage, film",
+    "color grade (调色), or a look: teal-orange, black and white, vintage, cinematic, warm or cool tones (黑白, 复古, 暖色调)",
     "stabilize (防抖)",
     "make it vertical / square / 16:9 / 4:5 (竖屏, 方形, 横屏)",
     "title 'Urban Dreams' for 3 seconds (标题「…」3秒)",
