@@ -10,7 +10,8 @@ import pytest
 from nemoflow.draft import ops
 from nemoflow.draft.model import AUDIO, TEXT, VIDEO, Draft
 from nemoflow.draft.schema import checked
-from nemoflow.engines.local.ask import apply
+from nemoflow.engines.local.ask import apply, footage
+from nemoflow.engines.local.ask.analysis import Analysis
 from nemoflow.engines.local.ask.intents import Intent
 from nemoflow.engines.local.presets import output_for
 from nemoflow.errors import DraftError
@@ -165,3 +166,28 @@ def test_an_intent_that_cannot_be_carried_out_names_its_words(monkeypatch):
         apply.carry_out(timeline((0, 10000)), [Intent("length", {"seconds": 30.0}, "make it 30 seconds")], analyse)
     with pytest.raises(DraftError, match="no music"):
         apply.carry_out(timeline((0, 10000), music=False), [Intent("music", {"volume": 35.0}, "music at 35%")], analyse)
+
+
+def _stats_analysis(low: float, high: float, sat: float) -> Analysis:
+    """One second of identical frames with these levels (no black, no motion): enough for footage.auto_grade."""
+    n = 30
+    row = (low, high, (low + high) / 2, sat, 128.0, 128.0)
+    return Analysis(start_ms=0, length_ms=1000, width=480, height=270, times=tuple(i / 30 for i in range(n)),
+                    motion=((0.0, 0.0),) * n, black=(), frozen=(), silent=(), has_audio=False, stats=(row,) * n, fields=(0,) * n)
+
+
+@pytest.mark.parametrize("prior", [(1.0, 0.0, 1.0), (0.6, 0.0, 0.45), (0.7, 0.05, 0.8), (1.1, -0.04, 1.0)])
+def test_a_grade_after_earlier_colour_work_folds_to_what_grading_the_adjusted_footage_gives(prior):
+    """The renderer folds a clip's eq effects (factors multiply, offsets add); the appended grade must come out the same as
+    grading footage that already looked that way."""
+    c0, b0, s0 = prior
+    low, high, sat = 60.0, 150.0, 20.0
+    after = footage.auto_grade(_stats_analysis(low, high, sat), prior)
+    looked = _stats_analysis(c0 * (low - 128) + 128 + 255 * b0, c0 * (high - 128) + 128 + 255 * b0, sat * s0)
+    direct = footage.auto_grade(looked)
+    assert after is not None and direct is not None
+    c, b = after["contrast"] / 100, after["brightness"] / 100
+    cd, bd = direct["contrast"] / 100, direct["brightness"] / 100
+    assert c0 * c == pytest.approx(cd * c0, abs=2e-3)
+    assert b0 + b == pytest.approx(cd * b0 + bd, abs=2e-3)  # folded offsets == the offsets applied in sequence
+    assert s0 * after["saturation"] == pytest.approx(s0 * direct["saturation"], abs=0.2)

@@ -16,6 +16,7 @@ import attrs
 from ....draft import ops
 from ....draft.model import VIDEO, Draft, Segment
 from ....errors import DraftError
+from ..grade import PRESETS, Eq, adjust_eq
 from . import footage
 from .analysis import Analysis
 from .intents import Intent
@@ -196,8 +197,6 @@ def _look(seg: Segment) -> tuple[tuple[float, float, float], bool]:
     (a recipe that flattened a clip with `adjust` gets it corrected back); a
     LUT's effect cannot be predicted from the numbers, so it is left out.
     """
-    from ..grade import PRESETS, Eq, adjust_eq
-
     look, lut = Eq(), False
     for e in seg.m.get("fx", []):
         if e.get("type") == "grade" and "preset" in e:

@@ -224,7 +224,7 @@ def auto_grade(an: Analysis, prior: tuple[float, float, float] = (1.0, 0.0, 1.0)
         # an RGB levels stretch scales chroma with luma; eq's contrast does not, so saturation starts from c
         s = _clamp(_clamp(sat * c, *SAT_BAND) / sat * 100, *SATURATION_RANGE) / 100
 
-    b -= b0 * (c - 1)  # applied in sequence the prior offset would be scaled by c; folded it is not
+    b += b0 * (c - 1)  # in sequence the prior offset is scaled by c (c·b0 + b); folded it is b0 + b', so b' = b + b0(c − 1)
     effect: dict[str, Any] = {"type": "adjust", "brightness": round(b * 100, 1), "contrast": round(c * 100, 1),
                               "saturation": round(s * 100, 1)}
     if abs(effect["brightness"]) < 1 and abs(effect["contrast"] - 100) < 3 and abs(effect["saturation"] - 100) < 3:

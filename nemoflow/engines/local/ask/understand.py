@@ -15,30 +15,31 @@ from .phrases import BadValue, parse
 
 def intents_of(step: Step, sources: Sources | None = None) -> list[Intent]:
     """The step's intents; NemoflowError (the message not_understood gives) when it cannot be mapped."""
-    problem = not_understood(step, sources)
+    intents, problem = _interpret(step, sources)
     if problem is not None:
-        where = step.spec.where or step.span
-        raise NemoflowError(f"{where}: {problem}")
-    return parse(step.spec.instruction)
+        raise NemoflowError(f"{step.spec.where or step.span}: {problem}")
+    return intents
 
 
 def not_understood(step: Step, sources: Sources | None = None) -> str | None:
     """None when every word of the instruction maps to an intent; else what, where and what to do, in one paragraph."""
+    return _interpret(step, sources)[1]
+
+
+def _interpret(step: Step, sources: Sources | None) -> tuple[list[Intent], str | None]:
     instruction = step.spec.instruction
     try:
-        parse(instruction)
+        return parse(instruction), None
     except NotUnderstood as err:
         parts = err.parts or [(0, len(instruction), instruction)]
         quoted = " and ".join(f"“{text.strip()}”" for _, _, text in parts)
-        start = parts[0][0]
-        return (f"`ask {step.name}`: the local engine does not understand {quoted} in “{instruction}”"
-                f"{_pointer(step, start, sources)}\n"
-                f"  It understands: {'; '.join(KNOWN)}.\n"
-                "  Rephrase that part in those terms, write the edit as clauses in an `edit` block, or run this step on the "
-                "nemo engine (`--engine nemo`, or `engine nemo` in the recipe), whose AI editor takes any instruction.")
+        return [], (f"`ask {step.name}`: the local engine does not understand {quoted} in “{instruction}”"
+                    f"{_pointer(step, parts[0][0], sources)}\n"
+                    f"  It understands: {'; '.join(KNOWN)}.\n"
+                    "  Rephrase that part in those terms, write the edit as clauses in an `edit` block, or run this step on the "
+                    "nemo engine (`--engine nemo`, or `engine nemo` in the recipe), whose AI editor takes any instruction.")
     except BadValue as err:
-        return f"`ask {step.name}`: {err.message}{_pointer(step, err.start, sources)}"
-    return None
+        return [], f"`ask {step.name}`: {err.message}{_pointer(step, err.start, sources)}"
 
 
 def _pointer(step: Step, offset: int, sources: Sources | None) -> str:
