@@ -59,7 +59,7 @@ def _color(text: str) -> str:
 
 
 def _report(diagnostics, sources) -> None:
-    from .lang.diagnostics import render_all
+    from .core.diagnostics import render_all
 
     if diagnostics:
         typer.echo(_color(render_all(diagnostics, sources)), err=True)
@@ -83,8 +83,8 @@ def _overrides(pairs: Optional[list[str]]) -> dict[str, str]:
 
 def _load(file: Path, sets: Optional[list[str]], params: Optional[Path]):
     """Check a recipe, print its warnings; exit 2 with every diagnostic on error."""
+    from .core.diagnostics import RecipeError
     from .lang.check import check_file
-    from .lang.diagnostics import RecipeError
 
     try:
         recipe = check_file(file, _overrides(sets), params, display=str(file))
@@ -103,8 +103,8 @@ def check(
     params: Optional[Path] = ParamsOption,
 ) -> None:
     """Parse and check recipes: syntax, names, types, units, the DAG."""
+    from .core.diagnostics import RecipeError
     from .lang.check import check_file
-    from .lang.diagnostics import RecipeError
 
     overrides = _overrides(sets)
     results = []
@@ -136,7 +136,7 @@ def fmt(
     """Rewrite recipes in the one canonical layout (comments kept)."""
     import difflib
 
-    from .lang.diagnostics import RecipeError
+    from .core.diagnostics import RecipeError
     from .lang.fmt import format_source
     from .lang.parser import read_source
 
@@ -477,8 +477,8 @@ def draft(
     params: Optional[Path] = ParamsOption,
 ) -> None:
     """Print each export's Draft (the timeline JSON an engine renders), after probing its media."""
+    from .core.graph import topological_order
     from .errors import NemoflowError
-    from .plan.dag import topological_order
 
     recipe = _load(file, sets, params)
     from .engines.local.engine import LocalEngine

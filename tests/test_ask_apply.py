@@ -7,6 +7,7 @@ import types
 
 import pytest
 
+from nemoflow.core.model import ExportSettings
 from nemoflow.draft import ops
 from nemoflow.draft.model import AUDIO, TEXT, VIDEO, Draft
 from nemoflow.draft.schema import checked
@@ -155,9 +156,9 @@ def test_each_intent_kind_changes_the_draft_as_described(monkeypatch):
     assert [(s.m["text"], s.st, s.d) for s in d.segments(TEXT)] == [("Hello", 0, 1500), ("The End", 2000, 2000)]  # in the order said
     assert d.segments(AUDIO)[0].m["volume"] == 35.0
     assert len(out.did) == len(intents)
-    out_size = output_for({}, d.canvas, d.m["output"])
+    out_size = output_for(ExportSettings(), d.canvas, d.m["output"])
     assert (out_size.width, out_size.height, out_size.quality) == (1080, 1920, "high")
-    assert output_for({"quality": "draft"}, d.canvas, d.m["output"]).quality == "draft"  # the export block wins
+    assert output_for(ExportSettings(quality="draft"), d.canvas, d.m["output"]).quality == "draft"  # the export block wins
 
 
 def test_an_intent_that_cannot_be_carried_out_names_its_words(monkeypatch):

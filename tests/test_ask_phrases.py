@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from nemoflow.core.signatures import GRADE_PRESETS
 from nemoflow.engines.local.ask.intents import KINDS, Intent, NotUnderstood
 from nemoflow.engines.local.ask.phrases import BadValue, describe, parse
-from nemoflow.lang.signatures import GRADE_PRESETS
 
 SHAKY = ("cut", {"what": "shaky"})
 BLACK = ("cut", {"what": "black"})

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from nemoflow.core.diagnostics import RecipeError, Span
+from nemoflow.core.graph import build_graph, topological_order
+from nemoflow.core.model import ExportSettings, StepRef
+from nemoflow.core.values import Duration, Percent, Resolution
 from nemoflow.lang.check import check_file, check_source
-from nemoflow.lang.diagnostics import RecipeError, Span
-from nemoflow.lang.literals import Duration, Percent, Resolution
-from nemoflow.lang.model import StepRef
-from nemoflow.plan.dag import build_graph, topological_order
 
 BASE = """nemo 1
 media city = pattern duration 10s size 720p tone 440hz
@@ -52,7 +52,7 @@ expect final {
     assert music.args["fade out"] == Duration(2)
     export = recipe.steps["export.final"].spec
     assert export.path == Path("/tmp/r/out/final.mp4")
-    assert export.settings == {"size": Resolution(3840, 2160), "format": "mp4"}
+    assert export.settings == ExportSettings(size=Resolution(3840, 2160), format="mp4")
     checks = recipe.steps["expect.final"].spec.checks
     assert [(c.subject, c.op, c.value) for c in checks] == [("duration", "<=", Duration(12)), ("audio", "has", None)]
 
@@ -110,7 +110,7 @@ export pick = g[cool][720p] {
 }
 """)
     assert "export.e[warm][1080p]" in recipe.steps
-    assert recipe.steps["export.e[cool][720p]"].spec.settings["size"] == Resolution(1280, 720)
+    assert recipe.steps["export.e[cool][720p]"].spec.settings.size == Resolution(1280, 720)
     assert recipe.steps["export.pick"].inputs == ("edit.g[cool][720p]",)
 
 

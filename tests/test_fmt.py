@@ -6,7 +6,7 @@ import attrs
 import pytest
 from conftest import CORPUS, EXAMPLES
 
-from nemoflow.lang.diagnostics import Span
+from nemoflow.core.diagnostics import Span
 from nemoflow.lang.fmt import format_source
 from nemoflow.lang.parser import parse_module
 

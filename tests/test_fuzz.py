@@ -8,8 +8,8 @@ from conftest import EXAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nemoflow.core.diagnostics import RecipeError, Sources, render_all
 from nemoflow.lang.check import check_source
-from nemoflow.lang.diagnostics import RecipeError, Sources, render_all
 from nemoflow.lang.fmt import format_source
 from nemoflow.lang.parser import parse_module
 

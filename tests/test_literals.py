@@ -4,26 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nemoflow.lang.literals import (
-    Aspect,
-    Bitrate,
-    Color,
-    Decibels,
-    Duration,
-    Factor,
-    FileSize,
-    Fps,
-    Frequency,
-    LiteralError,
-    Percent,
-    Pixels,
-    Resolution,
-    read_color,
-    read_quantity,
-    read_ratio,
-    read_string,
-    read_timecode,
-)
+from nemoflow.core.values import Aspect, Bitrate, Color, Decibels, Duration, Factor, FileSize, Fps, Frequency, Percent, Pixels, Resolution
+from nemoflow.lang.literals import LiteralError, read_color, read_quantity, read_ratio, read_string, read_timecode
 
 
 @pytest.mark.parametrize(("text", "seconds"), [

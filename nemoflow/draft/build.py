@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..core.model import EditSpec, Op, Step, StepRef
+from ..core.values import Color, Decibels, Duration, Factor, Percent
 from ..errors import DraftError
-from ..lang.literals import Color, Decibels, Duration, Factor, Percent
-from ..lang.model import EditSpec, Op, Step, StepRef
 from . import ops
 from .model import Draft
 from .schema import checked

@@ -10,7 +10,7 @@ from typing import Any, Union
 
 import attrs
 
-from .diagnostics import Span
+from ..core.diagnostics import Span
 from .literals import Interpolation
 
 

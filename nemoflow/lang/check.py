@@ -16,28 +16,18 @@ from typing import Any
 
 import attrs
 
-from . import ast
-from . import signatures as sig
-from .diagnostics import Diagnostic, RecipeError, Related, Sources, Span, did_you_mean, sort_key, suggestion
-from .literals import (
-    KIND_NAMES,
-    NAMED_COLORS,
-    Decibels,
-    Duration,
-    Factor,
-    Fps,
-    Interpolation,
-    Percent,
-    Pixels,
-    Resolution,
-    kind_of,
-)
-from .model import (
+from ..core import engines
+from ..core import signatures as sig
+from ..core.diagnostics import Diagnostic, RecipeError, Related, Sources, Span, did_you_mean, sort_key, suggestion
+from ..core.model import (
     AskSpec,
     Check,
+    CheckOp,
     EditSpec,
     ExpectSpec,
+    ExportSettings,
     ExportSpec,
+    MediaSource,
     MediaSpec,
     Op,
     ParamValue,
@@ -45,6 +35,9 @@ from .model import (
     Step,
     StepRef,
 )
+from ..core.values import KIND_NAMES, NAMED_COLORS, Decibels, Duration, Factor, Fps, Percent, Pixels, Resolution, kind_of
+from . import ast
+from .literals import Interpolation
 from .parser import parse_module, parse_value, read_source
 
 MAX_FANOUT = 10_000
@@ -260,11 +253,10 @@ class Checker:
                 continue
             found = stmt
             name = stmt.name.name
-            if name not in sig.ENGINES:
-                engines = " and ".join(f"`{e}`" + (" (the default)" if e == "local" else "") for e in sig.ENGINES)
-                hint = suggestion(name, sig.ENGINES)
+            if name not in engines.names():
+                hint = suggestion(name, engines.names())
                 self.error(stmt.name.span, f"unknown engine `{name}`", "E206",
-                           help=(f"{hint} " if hint else "") + f"the engines are {engines}")
+                           help=(f"{hint} " if hint else "") + f"the engines are {engines.described()}")
         return found
 
     # ---- params -------------------------------------------------------------------
@@ -819,8 +811,8 @@ class Checker:
 
     def _resolve(self, inst: Instance) -> None:
         if inst.kind == "media" and inst.path is not None:
-            self.steps[inst.id] = Step(inst.id, "media", inst.name, inst.index, inst.span, (),
-                                       MediaSpec("file", path=inst.path))
+            self.steps[inst.id] = Step(inst.id, inst.name, inst.index, inst.span, (),
+                                       MediaSpec(MediaSource.FILE, path=inst.path))
             self._media_file_checks(inst.path, inst.span, str(inst.path))
             return
         handler = getattr(self, "_resolve_" + inst.kind)
@@ -1000,12 +992,12 @@ class Checker:
             args = self._match(signature, clause.items[1:], inst, clause.span, f"media `{stmt.name.name}`")
             if args is None:
                 return
-            spec = MediaSpec("generated", generator=head.name, options=args)
+            spec = MediaSpec(MediaSource.GENERATED, generator=head.name, options=args)
         else:
             self.error(head.span, f"a media source is a path or URL in quotes, got {_describe_item(head)}", "E270")
             return
         if spec is not None:
-            self.steps[inst.id] = Step(inst.id, "media", inst.name, inst.index, inst.span, (), spec)
+            self.steps[inst.id] = Step(inst.id, inst.name, inst.index, inst.span, (), spec)
 
     def _media_location(self, text: str, span: Span, inst: Instance) -> MediaSpec | None:
         if "://" in text:
@@ -1013,14 +1005,14 @@ class Checker:
             if scheme not in ("http", "https") or not text.split("://", 1)[1].split("/", 1)[0]:
                 self.error(span, f"unsupported URL `{text}`", "E273", help="media URLs start with https:// or http://")
                 return None
-            return MediaSpec("url", url=text)
+            return MediaSpec(MediaSource.URL, url=text)
         if not text.strip():
             self.error(span, "empty media path", "E274")
             return None
         path = (inst.base_dir / os.path.expanduser(text)).resolve()
         if not self._media_file_checks(path, span, text):
             return None
-        return MediaSpec("file", path=path)
+        return MediaSpec(MediaSource.FILE, path=path)
 
     def _media_file_checks(self, path: Path, span: Span, shown: str) -> bool:
         ext = path.suffix.lower().lstrip(".")
@@ -1085,7 +1077,7 @@ class Checker:
                        help="add `video <media>` lines, or start from another draft: `edit " + stmt.name.name + " = <draft> {`")
             ok = False
         if ok:
-            self.steps[inst.id] = Step(inst.id, "edit", inst.name, inst.index, inst.span, tuple(inputs),
+            self.steps[inst.id] = Step(inst.id, inst.name, inst.index, inst.span, tuple(inputs),
                                        EditSpec(base, tuple(ops)))
 
     def _op_rules(self, verb: str, args: dict, clause: ast.Clause, inst: Instance) -> bool:
@@ -1135,7 +1127,7 @@ class Checker:
             self.error(stmt.instruction.span, "empty instruction", "E286", help='say what to do, e.g. "trim the shaky clips"')
             return
         spec = AskSpec(base, instruction, stmt.instruction.span)
-        self.steps[inst.id] = Step(inst.id, "ask", inst.name, inst.index, inst.span, (base.id,), spec)
+        self.steps[inst.id] = Step(inst.id, inst.name, inst.index, inst.span, (base.id,), spec)
 
     def _resolve_export(self, inst: Instance) -> None:
         stmt: ast.Export = inst.stmt
@@ -1168,8 +1160,8 @@ class Checker:
             save = f"out/{inst.name}{'-' + suffix if suffix else ''}.{settings.get('format', 'mp4')}"
         path = (inst.base_dir / os.path.expanduser(save)).resolve()
         settings.setdefault("format", path.suffix.lstrip(".").lower())
-        self.steps[inst.id] = Step(inst.id, "export", inst.name, inst.index, inst.span, (base.id,),
-                                   ExportSpec(base, path, settings))
+        self.steps[inst.id] = Step(inst.id, inst.name, inst.index, inst.span, (base.id,),
+                                   ExportSpec(base, path, ExportSettings(**settings)))
 
     def _export_rules(self, settings: dict, spans: dict, inst: Instance) -> bool:
         ok = True
@@ -1245,7 +1237,7 @@ class Checker:
             name = target.split(".", 1)[1]
             base_name, _, rest = name.partition("[")
             index = tuple(k.rstrip("]") for k in rest.split("[")) if rest else ()
-            self.steps[sid] = Step(sid, "expect", base_name, index, inst.span, (target,),
+            self.steps[sid] = Step(sid, base_name, index, inst.span, (target,),
                                    ExpectSpec(StepRef(target), tuple(checks)))
 
     def _expect_targets(self, ref: ast.Ref, inst: Instance) -> list[str] | None:
@@ -1277,7 +1269,7 @@ class Checker:
                            expected=tuple(f"`has {h}`" for h in sig.EXPECT_HAS) + tuple(f"`has no {h}`" for h in sig.EXPECT_HAS),
                            help=suggestion(what, sig.EXPECT_HAS))
                 return None
-            return Check(what, "has no" if negated else "has", None, self._assert_text(a), text_span)
+            return Check(what, CheckOp.HAS_NO if negated else CheckOp.HAS, None, self._assert_text(a), text_span)
         if any(w.index for w in a.subject) or subject not in sig.EXPECT_SUBJECTS:
             subj_span = Span(a.span.file, a.subject[0].span.line, a.subject[0].span.column,
                              a.subject[-1].span.end_line, a.subject[-1].span.end_column)
@@ -1295,7 +1287,7 @@ class Checker:
         value = self._coerce(a.value, spec, inst, sig.Slot(subject, spec), f"`{subject}`")
         if value is _FAIL:
             return None
-        return Check(subject, a.op, value, self._assert_text(a), text_span)
+        return Check(subject, CheckOp(a.op), value, self._assert_text(a), text_span)
 
     def _assert_text(self, a: ast.Assertion) -> str:
         line = self.sources.line(a.span.file, a.span.line) or ""
@@ -1306,7 +1298,7 @@ class Checker:
     # ---- whole-recipe checks ---------------------------------------------------------------------
 
     def _cycles(self) -> None:
-        from ..plan.dag import find_cycles
+        from ..core.graph import find_cycles
 
         for cycle in find_cycles(self.steps):
             path = " → ".join([*cycle, cycle[0]])

@@ -1,8 +1,8 @@
-"""Typed literal values and the rules that read them from source text.
+"""Reading literal values from source text: `2s`, `35%`, `4k`, `#ffcc00`, strings with `${…}`.
 
-Units are part of the language, so a value knows its kind: `2s` is a
-Duration, `35%` a Percent, `4k` a Resolution. A wrong unit is caught when the
-recipe is checked, not when FFmpeg runs.
+The values themselves (Duration, Percent, …) live in core/values.py; this
+module is the language's half: the rules that read them, and the errors a
+misspelt unit or a bad escape gives.
 """
 
 from __future__ import annotations
@@ -11,7 +11,22 @@ import re
 
 import attrs
 
-from .diagnostics import did_you_mean
+from ..core.diagnostics import did_you_mean
+from ..core.values import (
+    NAMED_RESOLUTIONS,
+    Aspect,
+    Bitrate,
+    Color,
+    Decibels,
+    Duration,
+    Factor,
+    FileSize,
+    Fps,
+    Frequency,
+    Percent,
+    Pixels,
+    Resolution,
+)
 
 
 class LiteralError(ValueError):
@@ -24,186 +39,6 @@ class LiteralError(ValueError):
         self.offset = offset
         self.length = length
 
-
-@attrs.frozen
-class Duration:
-    seconds: float
-
-    @property
-    def ms(self) -> float:
-        return self.seconds * 1000.0
-
-    def __str__(self) -> str:
-        s = self.seconds
-        if s != int(s) and s < 1:
-            return f"{s * 1000:g}ms"
-        return f"{s:g}s"
-
-
-@attrs.frozen
-class Percent:
-    value: float  # 35% -> 35.0
-
-    @property
-    def fraction(self) -> float:
-        return self.value / 100.0
-
-    def __str__(self) -> str:
-        return f"{self.value:g}%"
-
-
-@attrs.frozen
-class Resolution:
-    width: int
-    height: int
-
-    def __str__(self) -> str:
-        return f"{self.width}x{self.height}"
-
-
-@attrs.frozen
-class Aspect:
-    num: float
-    den: float
-
-    @property
-    def ratio(self) -> float:
-        return self.num / self.den
-
-    def __str__(self) -> str:
-        return f"{self.num:g}:{self.den:g}"
-
-
-@attrs.frozen
-class Color:
-    r: int
-    g: int
-    b: int
-    a: int = 255
-
-    def hex(self) -> str:
-        base = f"#{self.r:02x}{self.g:02x}{self.b:02x}"
-        return base if self.a == 255 else base + f"{self.a:02x}"
-
-    def __str__(self) -> str:
-        return self.hex()
-
-
-@attrs.frozen
-class FileSize:
-    bytes: int
-
-    def __str__(self) -> str:
-        for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-            if self.bytes >= size:
-                return f"{self.bytes / size:g}{unit}"
-        return f"{self.bytes}B"
-
-
-@attrs.frozen
-class Bitrate:
-    bps: int
-
-    def __str__(self) -> str:
-        if self.bps >= 10**6:
-            return f"{self.bps / 10**6:g}Mbps"
-        return f"{self.bps / 10**3:g}kbps"
-
-
-@attrs.frozen
-class Frequency:
-    hz: float
-
-    def __str__(self) -> str:
-        return f"{self.hz:g}hz"
-
-
-@attrs.frozen
-class Fps:
-    value: float
-
-    def __str__(self) -> str:
-        return f"{self.value:g}fps"
-
-
-@attrs.frozen
-class Factor:
-    value: float  # 2x -> 2.0
-
-    def __str__(self) -> str:
-        return f"{self.value:g}x"
-
-
-@attrs.frozen
-class Pixels:
-    value: float
-
-    def __str__(self) -> str:
-        return f"{self.value:g}px"
-
-
-@attrs.frozen
-class Decibels:
-    value: float
-
-    def __str__(self) -> str:
-        return f"{self.value:g}dB"
-
-
-# Human names for each kind, used in "expected a duration, got a percentage".
-KIND_NAMES = {
-    "number": "a number",
-    "duration": "a duration like `2s`",
-    "percent": "a percentage like `35%`",
-    "resolution": "a resolution like `1080p` or `3840x2160`",
-    "aspect": "an aspect ratio like `9:16`",
-    "color": "a color like `#ffcc00` or `white`",
-    "string": "a string",
-    "bool": "`true` or `false`",
-    "filesize": "a file size like `50MB`",
-    "bitrate": "a bitrate like `8Mbps`",
-    "frequency": "a frequency like `440hz`",
-    "fps": "a frame rate like `30fps`",
-    "factor": "a factor like `2x`",
-    "pixels": "a size in pixels like `48px`",
-    "decibels": "a level in decibels like `-6dB`",
-    "list": "a list like `[\"a\", \"b\"]`",
-}
-
-NAMED_RESOLUTIONS = {
-    "8k": Resolution(7680, 4320),
-    "4k": Resolution(3840, 2160),
-    "uhd": Resolution(3840, 2160),
-    "2160p": Resolution(3840, 2160),
-    "1440p": Resolution(2560, 1440),
-    "2k": Resolution(2560, 1440),
-    "1080p": Resolution(1920, 1080),
-    "720p": Resolution(1280, 720),
-    "540p": Resolution(960, 540),
-    "480p": Resolution(854, 480),
-    "360p": Resolution(640, 360),
-    "240p": Resolution(426, 240),
-}
-
-NAMED_COLORS = {
-    "black": Color(0, 0, 0),
-    "white": Color(255, 255, 255),
-    "red": Color(255, 0, 0),
-    "green": Color(0, 128, 0),
-    "lime": Color(0, 255, 0),
-    "blue": Color(0, 0, 255),
-    "yellow": Color(255, 255, 0),
-    "cyan": Color(0, 255, 255),
-    "magenta": Color(255, 0, 255),
-    "orange": Color(255, 165, 0),
-    "purple": Color(128, 0, 128),
-    "pink": Color(255, 192, 203),
-    "gray": Color(128, 128, 128),
-    "grey": Color(128, 128, 128),
-    "navy": Color(0, 0, 128),
-    "teal": Color(0, 128, 128),
-    "transparent": Color(0, 0, 0, 0),
-}
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _FILESIZES = {
@@ -407,35 +242,3 @@ def read_string(text: str) -> tuple[tuple[str | Interpolation, ...], str]:
         parts.append("".join(buf))
     plain = "".join(p if isinstance(p, str) else "${" + p.name + (f".{p.attr}" if p.attr else "") + "}" for p in parts)
     return tuple(parts), plain
-
-
-def kind_of(value) -> str:
-    """The language-level kind name of a typed value."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "list"
-    return {
-        Duration: "duration", Percent: "percent", Resolution: "resolution", Aspect: "aspect",
-        Color: "color", FileSize: "filesize", Bitrate: "bitrate", Frequency: "frequency",
-        Fps: "fps", Factor: "factor", Pixels: "pixels", Decibels: "decibels",
-    }.get(type(value), "value")
-
-
-def to_json(value):
-    """A JSON-friendly form of a typed value, for `graph --format json` and plans."""
-    if isinstance(value, (bool, int, float, str)) or value is None:
-        return value
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_json(v) for k, v in value.items()}
-    if attrs.has(type(value)):
-        out = {"kind": kind_of(value)} if kind_of(value) != "value" else {"kind": type(value).__name__.lower()}
-        out.update({k: to_json(v) for k, v in attrs.asdict(value, recurse=False).items()})
-        return out
-    return str(value)

@@ -18,10 +18,10 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from .. import resources
+from ..core import engines
+from ..core.diagnostics import Diagnostic, RecipeError, Sources, Span, suggestion
 from . import ast
-from .diagnostics import Diagnostic, RecipeError, Sources, Span, suggestion
 from .literals import LiteralError, read_color, read_quantity, read_ratio, read_string, read_timecode
-from .signatures import ENGINES
 
 MAX_RECIPE_BYTES = 10 * 1024 * 1024
 MAX_SYNTAX_ERRORS = 20
@@ -303,7 +303,7 @@ _KNOWN_MISTAKES: dict[str, tuple[str, str, list[str]]] = {
                         ["nemo 1\nexpect checks = final {\n}\n"]),
     "assertion_missing_value": ("missing value after the comparison", "write e.g. `duration <= 12s`",
                                 ["nemo 1\nexpect a {\nduration <=\n}\n"]),
-    "engine_needs_name": ("`engine` takes the name of an engine", "write " + " or ".join(f"`engine {e}`" for e in ENGINES),
+    "engine_needs_name": ("`engine` takes the name of an engine", "write " + " or ".join(f"`engine {e}`" for e in engines.names()),
                           ["nemo 1\nengine\n", 'nemo 1\nengine "nemo"\n', "nemo 1\nengine = nemo\n"]),
     "for_syntax": ("a for loop reads `for NAME in [ … ] {` or `for NAME in glob(\"…\") {`", None,
                    ['nemo 1\nfor x ["a"] {\n}\n', 'nemo 1\nfor x in "a" {\n}\n']),

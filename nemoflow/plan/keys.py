@@ -15,14 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from ..lang.diagnostics import Span
-from ..lang.model import Recipe, Step, StepRef
+from ..core.diagnostics import Span
+from ..core.model import Recipe, Step, StepRef
 from .digests import DigestMemo
 
 CACHE_FORMAT = 1
@@ -82,7 +82,7 @@ def _canon(value: Any, base: Path) -> Any:
         return value.id
     if isinstance(value, (list, tuple)):
         return [_canon(v, base) for v in value]
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {str(k): _canon(v, base) for k, v in value.items()}
     if isinstance(value, (bool, int, float, str)) or value is None:
         return value
@@ -137,7 +137,7 @@ def _paths_in(value: Any, base: Path) -> list[Path]:
         candidate = Path(value).expanduser()
         candidate = candidate if candidate.is_absolute() else base / candidate
         return [candidate] if candidate.is_file() else []
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return [p for v in value.values() for p in _paths_in(v, base)]
     if isinstance(value, (list, tuple)):
         return [p for v in value for p in _paths_in(v, base)]

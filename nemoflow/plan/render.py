@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ..lang.model import Recipe
-from .dag import topological_order
+from ..core.graph import topological_order
+from ..core.model import Recipe
 
 FORMATS = ("text", "dot", "mermaid", "json")
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import attrs
 
-from ..lang.literals import Aspect, Bitrate, Duration, FileSize, Fps, Pixels, Resolution
-from ..lang.model import Check
+from ..core.model import Check
+from ..core.values import Aspect, Bitrate, Duration, FileSize, Fps, Pixels, Resolution
 
 _OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 

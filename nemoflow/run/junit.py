@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from ..lang.model import Recipe
+from ..core.model import Recipe
 
 
 class JUnitReport:

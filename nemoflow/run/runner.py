@@ -22,10 +22,10 @@ from typing import Any
 import attrs
 
 from ..config import setting
+from ..core import engines
+from ..core.graph import topological_order
+from ..core.model import Recipe, Step
 from ..errors import NemoflowError
-from ..lang.model import Recipe, Step
-from ..lang.signatures import ENGINES
-from ..plan.dag import topological_order
 from ..plan.digests import DigestMemo
 from ..plan.keys import StepKey, compute_keys, describe_change, describe_value
 from .events import EventBus, Sink, new_run_id
@@ -181,7 +181,7 @@ class Workspace:
         return [s for s in ids if s == pattern or s.split("[")[0] == pattern or self.recipe.steps[s].name == pattern]
 
     def _unknown(self, name: str, option: str = "") -> TargetError:
-        from ..lang.diagnostics import suggestion
+        from ..core.diagnostics import suggestion
 
         hint = suggestion(name, self.recipe.steps) or "steps: " + ", ".join(self.order[:12])
         return TargetError(f"{option}no step `{name}` in {self.recipe.path}; {hint} (`nemoflow graph FILE` lists them all)")
@@ -593,8 +593,8 @@ def choose_engine(recipe: Recipe, explicit: str | None) -> str:
                           ("the recipe's `engine` statement", getattr(recipe, "engine", None)),
                           ("`[run] engine` in the config file", setting("run", "engine"))):
         if value:
-            if value not in ENGINES:
-                raise TargetError(f"{origin} names the engine `{value}`; the engines are: {', '.join(ENGINES)}")
+            if value not in engines.names():
+                raise TargetError(f"{origin} names the engine `{value}`; the engines are: {', '.join(engines.names())}")
             return value
     return "local"
 

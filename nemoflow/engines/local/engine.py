@@ -17,12 +17,12 @@ from typing import Any
 
 import attrs
 
+from ...core.model import ExportSpec, Recipe, Step
+from ...core.values import Resolution
 from ...draft.build import build_edit, media_clip_draft
 from ...draft.model import AUDIO, TEXT, VIDEO, Draft
 from ...draft.schema import checked
 from ...errors import DraftError
-from ...lang.literals import Resolution
-from ...lang.model import ExportSpec, Recipe, Step
 from .ffmpeg import atomic_output, run_ffmpeg
 from .graph import build_command, detect_command
 from .presets import Output, output_for
@@ -142,7 +142,7 @@ class LocalEngine:
         """(class, demand): a render needs every core at 1080p and above, one below; other steps are light."""
         if step.kind != "export":
             return "light", 1
-        size = step.spec.settings.get("size")
+        size = step.spec.settings.size
         pixels = size.width * size.height if isinstance(size, Resolution) else 3840 * 2160
         return "cpu", (os.cpu_count() or 1) if pixels >= HEAVY_PIXELS else 1
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import attrs
 
+from ...core.model import ExportSettings
+from ...core.values import Bitrate, Resolution
 from ...draft.ops import even
-from ...lang.literals import Bitrate, Fps, Resolution
 
 DEFAULT_LONG_EDGE = 3840
 
@@ -72,29 +73,28 @@ class Output:
         return args
 
 
-def output_for(settings: dict[str, Any], canvas: dict[str, Any], hint: dict[str, Any] | None = None) -> Output:
+def output_for(settings: ExportSettings, canvas: dict[str, Any], hint: dict[str, Any] | None = None) -> Output:
     """Resolve an export block's settings against the draft's canvas (for the default size and fps).
 
     `hint` is the draft's `output` (what an `ask` said: "export in 1080p, high
     quality"); the export block's own settings win over it.
     """
     hint = hint or {}
-    container = settings.get("format", "mp4")
-    codec = settings.get("codec") or ("vp9" if container == "webm" else "h264")
-    size = settings.get("size")
+    container = settings.format or "mp4"
+    codec = settings.codec or ("vp9" if container == "webm" else "h264")
+    size = settings.size
     if isinstance(size, Resolution):
         width, height = even(size.width), even(size.height)
     else:  # 4K class on the long edge, in the canvas's aspect ratio
         w, h = canvas["w"], canvas["h"]
         scale = int(hint.get("long_edge") or DEFAULT_LONG_EDGE) / max(w, h)
         width, height = even(w * scale), even(h * scale)
-    fps = settings.get("fps")
-    fps_value = float(fps.value if isinstance(fps, Fps) else fps) if fps is not None else float(canvas["fps"])
-    audio = settings.get("audio") or ("opus" if container == "webm" else "aac")
+    fps_value = settings.fps_value if settings.fps is not None else float(canvas["fps"])
+    audio = settings.audio or ("opus" if container == "webm" else "aac")
     if container == "webm" and audio == "aac":
         audio = "opus"  # WebM cannot carry AAC; the checker allows `audio aac` only for other containers
-    bitrate = settings.get("bitrate")
-    crf = settings.get("crf")
+    bitrate = settings.bitrate
+    crf = settings.crf
     return Output(width=width, height=height, fps=fps_value, container=container, codec=codec,
-                  quality=settings.get("quality") or hint.get("quality") or "medium", crf=int(crf) if crf is not None else None,
+                  quality=settings.quality or hint.get("quality") or "medium", crf=int(crf) if crf is not None else None,
                   bitrate=bitrate.bps if isinstance(bitrate, Bitrate) else None, audio=audio)

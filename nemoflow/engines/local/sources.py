@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...core.model import MediaSpec, Step
+from ...core.values import Duration, Fps, Frequency, Percent, Resolution
 from ...draft.build import color_hex
 from ...errors import MediaError
-from ...lang.literals import Duration, Fps, Frequency, Percent, Resolution
-from ...lang.model import MediaSpec, Step
 
 DEFAULT_SIZE = (1920, 1080)
 

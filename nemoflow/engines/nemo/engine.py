@@ -23,13 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ...core.graph import topological_order
+from ...core.model import ExportSpec, Recipe, Step
 from ...draft.build import build_edit, media_clip_draft
 from ...draft.diff import changes, mismatches, same_timeline, summary, unified_diff
 from ...draft.model import TEXT, VIDEO, Draft
 from ...draft.schema import checked
 from ...errors import DraftError, NemoflowError, RenderError
-from ...lang.model import ExportSpec, Recipe, Step
-from ...plan.dag import topological_order
 from ..local.engine import CachedResult, LocalEngine, ProgressSink, StepOutcome
 from ..local.ffmpeg import Progress, atomic_output, run_ffmpeg, stop_all
 from ..local.presets import Output, output_for

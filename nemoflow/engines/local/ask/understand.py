@@ -6,9 +6,9 @@ run before any footage is analysed or rendered.
 
 from __future__ import annotations
 
+from ....core.diagnostics import Sources, Span
+from ....core.model import Step
 from ....errors import NemoflowError
-from ....lang.diagnostics import Sources, Span
-from ....lang.model import Step
 from .intents import KNOWN, Intent, NotUnderstood
 from .phrases import BadValue, parse
 

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import attrs
 
-# Type names: a literal kind from literals.KIND_NAMES, a union written
-# "a|b", "int", a reference kind ("media", "draft", "source"), or an enum
-# given as a tuple of words.
-TypeSpec = "str | tuple[str, ...]"
-
 
 @attrs.frozen
 class Slot:
     name: str
-    type: object  # str or tuple of enum words
+    type: str | tuple[str, ...]  # a kind of values.KIND_NAMES, a union "a|b", "int", a reference kind ("media", "draft",
+    #                              "source"), "look", "path", "frame" (a size preset), or the words of an enum
     required: bool = False
     many: bool = False
     doc: str = ""
@@ -48,9 +44,6 @@ class Signature:
         return tuple(s.name for s in self.keywords) + self.flags
 
 
-ENGINES = ("local", "nemo")
-"""The names `engine NAME` accepts; `local` is the default when a recipe names none."""
-
 DUR = "duration"
 TRANSITIONS = ("cut", "crossfade", "fade", "fadewhite", "wipeleft", "wiperight", "slideleft", "slideright")
 POSITIONS = ("center", "top", "bottom", "left", "right", "top-left", "top-right", "bottom-left", "bottom-right", "lower-third")
@@ -61,7 +54,6 @@ FORMATS = ("mp4", "mov", "webm", "mkv")
 CODECS = ("h264", "hevc", "vp9")
 QUALITIES = ("high", "medium", "draft")
 AUDIO_CODECS = ("aac", "opus", "none")
-FRAME_PRESETS = ("vertical", "square", "landscape")
 
 _VOLUME = dict(type="percent|decibels", min=0, max=400)
 _TEXT_KEYWORDS = (

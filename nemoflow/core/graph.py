@@ -1,4 +1,8 @@
-"""The static DAG of a checked recipe (networkx), and its cycles."""
+"""The static DAG of a checked recipe: its order, and its cycles (networkx when there are some).
+
+Pure functions of the steps' inputs, so the checker (cycles) and the planner
+(order) share them without depending on each other.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # networkx is imported lazily: `nemoflow --help` must stay fast
     import networkx as nx
 
-    from ..lang.model import Recipe, Step
+    from .model import Recipe, Step
 
 
 def build_graph(steps: Mapping[str, Step]) -> nx.DiGraph:
