@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from ..core import engines
+from ..core import codes, engines
 from ..core import signatures as sig
 from ..core.diagnostics import Diagnostic, RecipeError, Related, Sources, Span, did_you_mean, sort_key, suggestion
 from ..core.model import (
@@ -141,7 +141,7 @@ class Checker:
         for var in self.loop_vars:
             if var.name in self.decls:
                 first = self.decls[var.name][0]
-                self.error(var.span, f"loop variable `{var.name}` hides the step `{var.name}`", "E229",
+                self.error(var.span, f"loop variable `{var.name}` hides the step `{var.name}`", codes.LOOP_VARIABLE_HIDES_STEP,
                            help="rename the loop variable", related=(Related(first.stmt.name.span, "the step is declared here"),))
         # Media first: edits check in/out points against generated sources' lengths.
         instances = [i for insts in self.decls.values() for i in insts]
@@ -177,12 +177,12 @@ class Checker:
                 self.sources._text[name] = lines
         return self.sources
 
-    def error(self, span: Span, message: str, code: str, help: str | None = None,
+    def error(self, span: Span, message: str, code: codes.Code, help: str | None = None,
               expected: tuple[str, ...] = (), related: tuple[Related, ...] = ()) -> None:
-        self.diags.append(Diagnostic(span, message, code, "error", expected, help, related))
+        self.diags.append(Diagnostic(span, message, code.id, "error", expected, help, related))
 
-    def warn(self, span: Span, message: str, code: str, help: str | None = None) -> None:
-        self.diags.append(Diagnostic(span, message, code, "warning", (), help))
+    def warn(self, span: Span, message: str, code: codes.Code, help: str | None = None) -> None:
+        self.diags.append(Diagnostic(span, message, code.id, "warning", (), help))
 
     # ---- includes ---------------------------------------------------------------
 
@@ -195,21 +195,21 @@ class Checker:
                 out.append(stmt)
                 continue
             if not stmt.path.is_plain:
-                self.error(stmt.path.span, "an include path cannot use `${…}`", "E201",
+                self.error(stmt.path.span, "an include path cannot use `${…}`", codes.INCLUDE_INTERPOLATED,
                            help="includes are read before params are known; write the path literally")
                 continue
             target = (here / stmt.path.value).resolve()
             display = os.path.normpath(os.path.join(os.path.dirname(module.file), stmt.path.value))
             if display in stack or str(target) in {str((self.dirs[s] / Path(s).name).resolve()) for s in stack}:
                 chain = " → ".join([*stack[stack.index(display):], display]) if display in stack else " → ".join([*stack, display])
-                self.error(stmt.path.span, f"include cycle: {chain}", "E202",
+                self.error(stmt.path.span, f"include cycle: {chain}", codes.INCLUDE_CYCLE,
                            help="a file cannot include itself, directly or through other files; remove one include")
                 continue
             if display in seen:
                 continue  # each file is included once (diamond includes are fine)
             if not target.is_file():
                 hint = _similar_file(target)
-                self.error(stmt.path.span, f"included file not found: {stmt.path.value}", "E203",
+                self.error(stmt.path.span, f"included file not found: {stmt.path.value}", codes.INCLUDE_NOT_FOUND,
                            help=f"did you mean `{_sibling(stmt.path.value, hint)}`?" if hint
                            else "include paths are relative to the including file's folder")
                 continue
@@ -231,10 +231,10 @@ class Checker:
         if isinstance(stmt, ast.ForLoop):
             for inner in stmt.body:
                 if isinstance(inner, ast.Include):
-                    self.error(inner.span, "`include` inside a `for` loop", "E204",
+                    self.error(inner.span, "`include` inside a `for` loop", codes.INCLUDE_IN_LOOP,
                                help="move the include to the top level of the file")
                 elif isinstance(inner, ast.Engine):
-                    self.error(inner.span, "`engine` inside a `for` loop", "E205",
+                    self.error(inner.span, "`engine` inside a `for` loop", codes.ENGINE_IN_LOOP,
                                help="a recipe runs on one engine: move `engine` to the top level of the file")
                 self._top_level_only(inner)
 
@@ -247,7 +247,7 @@ class Checker:
             if not isinstance(stmt, ast.Engine):
                 continue
             if found is not None:
-                self.error(stmt.span, "a second `engine` statement", "E207",
+                self.error(stmt.span, "a second `engine` statement", codes.SECOND_ENGINE,
                            help="a recipe runs on one engine (statements in included files count too): remove one of them",
                            related=(Related(found.span, "first `engine` statement here"),))
                 continue
@@ -255,7 +255,7 @@ class Checker:
             name = stmt.name.name
             if name not in engines.names():
                 hint = suggestion(name, engines.names())
-                self.error(stmt.name.span, f"unknown engine `{name}`", "E206",
+                self.error(stmt.name.span, f"unknown engine `{name}`", codes.UNKNOWN_ENGINE,
                            help=(f"{hint} " if hint else "") + f"the engines are {engines.described()}")
         return found
 
@@ -267,19 +267,19 @@ class Checker:
             if isinstance(stmt, ast.ForLoop):
                 for inner in stmt.body:
                     if isinstance(inner, ast.Param):
-                        self.error(inner.span, "`param` inside a `for` loop", "E210", help="declare params at the top level")
+                        self.error(inner.span, "`param` inside a `for` loop", codes.PARAM_IN_LOOP, help="declare params at the top level")
             if not isinstance(stmt, ast.Param):
                 continue
             name = stmt.name.name
             if name in self.param_decls:
                 first = self.param_decls[name]
-                self.error(stmt.name.span, f"duplicate param `{name}`", "E211",
+                self.error(stmt.name.span, f"duplicate param `{name}`", codes.DUPLICATE_PARAM,
                            related=(Related(first.name.span, "first declared here"),))
                 continue
             self.param_decls[name] = stmt
             declared = stmt.type.name if stmt.type else None
             if declared is not None and declared not in sig.PARAM_TYPES:
-                self.error(stmt.type.span, f"unknown param type `{declared}`", "E212",
+                self.error(stmt.type.span, f"unknown param type `{declared}`", codes.UNKNOWN_PARAM_TYPE,
                            help=suggestion(declared, sig.PARAM_TYPES) or "types: " + ", ".join(sig.PARAM_TYPES))
                 continue
             value = _FAIL
@@ -301,16 +301,16 @@ class Checker:
                 origin = "--set"
             if value is _FAIL:
                 if origin == "default" and stmt.default is None:
-                    self.error(stmt.name.span, f"param `{name}` has no value", "E213",
+                    self.error(stmt.name.span, f"param `{name}` has no value", codes.PARAM_WITHOUT_VALUE,
                                help=f"give it a default (`param {name} = …`) or pass `--set {name}=…`")
                 continue
             self.params[name] = ParamValue(name, ptype, value, origin, stmt.span)
         for name in self.overrides:
             if name not in self.param_decls:
-                self.error(self._set_span(name), f"no param `{name}` in this recipe", "E214",
+                self.error(self._set_span(name), f"no param `{name}` in this recipe", codes.NO_SUCH_PARAM,
                            help=suggestion(name, self.param_decls) or "declare it with `param NAME = default`")
         for name, (_, span, _) in from_file.items():
-            self.error(span, f"no param `{name}` in this recipe", "E214",
+            self.error(span, f"no param `{name}` in this recipe", codes.NO_SUCH_PARAM,
                        help=suggestion(name, self.param_decls) or "declare it with `param NAME = default`")
 
     def _set_span(self, name: str) -> Span:
@@ -328,7 +328,7 @@ class Checker:
         try:
             raw = path.read_bytes()
         except OSError as exc:
-            self.error(span, f"cannot read params file {file}: {exc.strerror}", "E215")
+            self.error(span, f"cannot read params file {file}: {exc.strerror}", codes.PARAMS_FILE_UNREADABLE)
             return {}
         try:
             if path.suffix == ".json":
@@ -340,11 +340,11 @@ class Checker:
 
                 data = tomllib.loads(raw.decode("utf-8"))
         except Exception as exc:
-            self.error(span, f"params file {file} is not valid {'JSON' if path.suffix == '.json' else 'TOML'}: {exc}", "E215",
+            self.error(span, f"params file {file} is not valid {'JSON' if path.suffix == '.json' else 'TOML'}: {exc}", codes.PARAMS_FILE_INVALID,
                        help="a params file maps names to values, e.g. `size = \"1080p\"`")
             return {}
         if not isinstance(data, dict):
-            self.error(span, f"params file {file} must hold a table of name = value", "E215")
+            self.error(span, f"params file {file} must hold a table of name = value", codes.PARAMS_FILE_NOT_TABLE)
             return {}
         return {str(k): (v, span, file) for k, v in data.items()}
 
@@ -368,31 +368,31 @@ class Checker:
         except RecipeError:
             if ptype in ("string", "path"):
                 return raw
-            self.error(span, f"`{raw}` is not a valid value for param `{name}`", "E216",
+            self.error(span, f"`{raw}` is not a valid value for param `{name}`", codes.PARAM_TYPE_MISMATCH,
                        help=f"`{name}` is {KIND_NAMES.get(ptype, ptype)}")
             return _FAIL
         if isinstance(item, ast.Word):
             if ptype in ("string", "path"):
                 return raw
-            self.error(span, f"`{raw}` is not a valid value for param `{name}`", "E216",
+            self.error(span, f"`{raw}` is not a valid value for param `{name}`", codes.PARAM_TYPE_MISMATCH,
                        help=f"`{name}` is {KIND_NAMES.get(ptype, ptype)}")
             return _FAIL
         item = attrs.evolve(item, span=span) if not isinstance(item, ast.ListLit) else item
         return self._param_literal(item, ptype, name)
 
     def _param_type_error(self, span: Span, name: str, ptype: str, got: str):
-        self.error(span, f"param `{name}` is {KIND_NAMES.get(ptype, ptype)}, got {got}", "E216")
+        self.error(span, f"param `{name}` is {KIND_NAMES.get(ptype, ptype)}, got {got}", codes.PARAM_TYPE_MISMATCH)
         return _FAIL
 
     def _param_literal(self, item, ptype: str | None, name: str):
         """A param's default or override: a literal of the declared type."""
         if isinstance(item, ast.Var):
-            self.error(item.span, "a param's value cannot refer to another param", "E217",
+            self.error(item.span, "a param's value cannot refer to another param", codes.PARAM_NOT_LITERAL,
                        help="write the value itself")
             return _FAIL
         if isinstance(item, ast.StringLit):
             if not item.is_plain:
-                self.error(item.span, "a param's value cannot use `${…}`", "E217")
+                self.error(item.span, "a param's value cannot use `${…}`", codes.PARAM_NOT_LITERAL)
                 return _FAIL
             value: Any = item.value
         elif isinstance(item, ast.ListLit):
@@ -408,7 +408,7 @@ class Checker:
             return value
         if _fits_kind(value, ptype):
             return value
-        self.error(item.span, f"param `{name}` is {KIND_NAMES.get(ptype, ptype)}, got {_describe(value)}", "E216",
+        self.error(item.span, f"param `{name}` is {KIND_NAMES.get(ptype, ptype)}, got {_describe(value)}", codes.PARAM_TYPE_MISMATCH,
                    help=f"change the value, or the type in `param {name}: {ptype}`")
         return _FAIL
 
@@ -428,13 +428,13 @@ class Checker:
         kind = type(stmt).__name__.lower()
         name = stmt.name.name
         if name in env:
-            self.error(stmt.name.span, f"`{name}` is already the loop variable here", "E220",
+            self.error(stmt.name.span, f"`{name}` is already the loop variable here", codes.NAME_IS_LOOP_VARIABLE,
                        help="give the step another name",
                        related=(Related(env[name].span, "loop variable declared here"),))
             return
         first = self.decl_first.get(name)
         if first is not None and first[0] != id(stmt):
-            self.error(stmt.name.span, f"duplicate name `{name}`", "E221",
+            self.error(stmt.name.span, f"duplicate name `{name}`", codes.DUPLICATE_NAME,
                        help="every media, edit, ask and export needs its own name",
                        related=(Related(first[1], "first declared here"),))
             return
@@ -446,7 +446,7 @@ class Checker:
     def _declare_loop(self, loop: ast.ForLoop, index, env, loops, base_dir) -> None:
         var = loop.var.name
         if var in self.param_decls:
-            self.error(loop.var.span, f"loop variable `{var}` hides the param `{var}`", "E222",
+            self.error(loop.var.span, f"loop variable `{var}` hides the param `{var}`", codes.LOOP_VARIABLE_HIDES_PARAM,
                        help="rename the loop variable")
             return
         if not any(v is loop.var for v in self.loop_vars):
@@ -457,7 +457,7 @@ class Checker:
         keys_seen: dict[str, Span] = {}
         for key, binding in items:
             if key in keys_seen:
-                self.error(loop.iterable.span, f"two items of this loop have the same name `{key}`", "E223",
+                self.error(loop.iterable.span, f"two items of this loop have the same name `{key}`", codes.DUPLICATE_LOOP_KEY,
                            help="step names are made from each item; make the items distinct")
                 return
             keys_seen[key] = binding.span
@@ -469,7 +469,7 @@ class Checker:
                                 path=binding.value)
                 existing = self.glob_media.get(inst.id)
                 if existing is not None and existing.path != inst.path:
-                    self.error(loop.var.span, f"`{inst.id}` names two different files", "E224",
+                    self.error(loop.var.span, f"`{inst.id}` names two different files", codes.GLOB_NAME_CLASH,
                                help="use a different loop variable name in one of the loops")
                     return
                 self.glob_media[inst.id] = inst
@@ -488,11 +488,11 @@ class Checker:
             root = Path(pattern) if os.path.isabs(pattern) else base_dir / pattern
             matches = sorted(p for p in globlib.glob(str(root), recursive=True) if os.path.isfile(p))
             if not matches:
-                self.error(it.pattern.span, f"glob(\"{pattern}\") matched no files", "E225",
+                self.error(it.pattern.span, f"glob(\"{pattern}\") matched no files", codes.GLOB_NO_MATCH,
                            help=f"looked in {root.parent}; check the pattern, or add the files")
                 return None
             if len(matches) > MAX_FANOUT:
-                self.error(it.span, f"glob matched {len(matches)} files; at most {MAX_FANOUT} per loop", "E226")
+                self.error(it.span, f"glob matched {len(matches)} files; at most {MAX_FANOUT} per loop", codes.FANOUT_TOO_LARGE)
                 return None
             paths = [Path(m).resolve() for m in matches]
             stems = [p.stem for p in paths]
@@ -507,7 +507,7 @@ class Checker:
             if param is _FAIL:
                 return None
             if not isinstance(param, tuple):
-                self.error(it.span, f"`${it.name}` is {_describe(param)}, not a list", "E227",
+                self.error(it.span, f"`${it.name}` is {_describe(param)}, not a list", codes.LOOP_OVER_NON_LIST,
                            help="loop over a list like `[\"a\", \"b\"]` or `glob(\"*.mp4\")`")
                 return None
             values = list(param)
@@ -523,16 +523,16 @@ class Checker:
                 spans.append(item.span)
                 texts.append(item.text if isinstance(item, ast.Literal) else None)
         if not values:
-            self.warn(it.span, "this loop has nothing to loop over", "W201")
+            self.warn(it.span, "this loop has nothing to loop over", codes.EMPTY_LOOP)
             return []
         if len(values) > MAX_FANOUT:
-            self.error(it.span, f"this loop has {len(values)} items; at most {MAX_FANOUT}", "E226")
+            self.error(it.span, f"this loop has {len(values)} items; at most {MAX_FANOUT}", codes.FANOUT_TOO_LARGE)
             return None
         out = []
         for v, span, text in zip(values, spans, texts, strict=True):
             key = text or (v if isinstance(v, str) else (str(v).lower() if isinstance(v, bool) else str(v)))
             if not key or any(c in key for c in "[]\n"):
-                self.error(span, f"`{key}` cannot name a step", "E228",
+                self.error(span, f"`{key}` cannot name a step", codes.BAD_LOOP_KEY,
                            help="loop items become parts of step names: use text without brackets or newlines")
                 return None
             out.append((key, Binding(var, "value", v, key, span)))
@@ -553,7 +553,7 @@ class Checker:
             self.used_params.add(var.name)
             return _FAIL  # declared but invalid: already reported
         names = [*self.param_decls, *env]
-        self.error(var.span, f"unknown param `${var.name}`", "E230",
+        self.error(var.span, f"unknown param `${var.name}`", codes.UNKNOWN_PARAM,
                    help=(suggestion(var.name, names) and f"did you mean `${did_you_mean(var.name, names)}`?")
                    or "declare it with `param NAME = default`")
         return _FAIL
@@ -585,7 +585,7 @@ class Checker:
         else:
             names = [*self.param_decls, *env]
             best = did_you_mean(part.name, names)
-            self.error(span, f"unknown name `{part.name}` in `${{…}}`", "E231",
+            self.error(span, f"unknown name `{part.name}` in `${{…}}`", codes.UNKNOWN_INTERPOLATION,
                        help=f"did you mean `${{{best}}}`?" if best else "`${…}` takes a param or a loop variable")
             return None
         if part.attr is None:
@@ -595,7 +595,7 @@ class Checker:
         attrs_map = {"stem": lambda p: p.stem, "name": lambda p: p.name, "ext": lambda p: p.suffix.lstrip("."),
                      "dir": lambda p: str(p.parent), "path": str}
         if part.attr not in attrs_map:
-            self.error(span, f"unknown field `.{part.attr}`", "E232",
+            self.error(span, f"unknown field `.{part.attr}`", codes.UNKNOWN_FIELD,
                        help=suggestion(part.attr, attrs_map) or "fields: .stem .name .ext .dir .path")
             return None
         return attrs_map[part.attr](Path(str(value)))
@@ -611,7 +611,7 @@ class Checker:
             vals = [self._value(v, env) for v in item.items]
             return _FAIL if _FAIL in vals else tuple(vals)
         if isinstance(item, ast.Word):
-            self.error(item.span, f"`{item.name}` is a bare name here", "E233", help=f'quote it: `"{item.name}"`')
+            self.error(item.span, f"`{item.name}` is a bare name here", codes.BARE_NAME_IN_LOOP, help=f'quote it: `"{item.name}"`')
             return _FAIL
         return _FAIL if item.value is None else item.value
 
@@ -639,15 +639,15 @@ class Checker:
             if "frame" in kinds and item.name in _FRAME_PRESETS:
                 return _FRAME_PRESETS[item.name]
             if "string" in kinds:
-                self.error(item.span, f"{what} takes text in quotes", "E240", help=f'write `"{item.name}"`')
+                self.error(item.span, f"{what} takes text in quotes", codes.TEXT_NEEDS_QUOTES, help=f'write `"{item.name}"`')
                 return _FAIL
             if "color" in kinds:
-                self.error(item.span, f"unknown color `{item.name}`", "E241",
+                self.error(item.span, f"unknown color `{item.name}`", codes.UNKNOWN_COLOR,
                            help=suggestion(item.name, NAMED_COLORS) or "write a hex color like `#ffcc00`")
                 return _FAIL
             if "frame" in kinds:
                 best = did_you_mean(item.name, _FRAME_PRESETS)
-                self.error(item.span, f"unknown size `{item.name}`", "E241",
+                self.error(item.span, f"unknown size `{item.name}`", codes.UNKNOWN_SIZE,
                            help=f"did you mean `{best}`?" if best else "write `1080p`, `3840x2160`, `vertical` or `square`")
                 return _FAIL
             return self._mismatch(item, _expected_text(kinds), what, inst)
@@ -674,7 +674,7 @@ class Checker:
     def _bounded(self, value, slot: sig.Slot, item, what: str):
         if slot.min is None and slot.max is None:
             if isinstance(value, Duration) and value.seconds <= 0 and slot.name in ("duration", "for", "fade", "fade in", "fade out"):
-                self.error(item.span, f"{what} must be longer than 0s", "E242")
+                self.error(item.span, f"{what} must be longer than 0s", codes.NOT_POSITIVE_DURATION)
                 return _FAIL
             return value
         mag = _magnitude(value, slot)
@@ -683,7 +683,7 @@ class Checker:
         lo, hi = slot.min, slot.max
         if (lo is not None and mag < lo) or (hi is not None and mag > hi) or (isinstance(mag, float) and math.isnan(mag)):
             unit = "x" if slot.type == "factor|percent" else ("%" if "percent" in str(slot.type) else "")
-            self.error(item.span, f"{what} {value} is out of range", "E243",
+            self.error(item.span, f"{what} {value} is out of range", codes.OUT_OF_RANGE,
                        help=f"use a value from {lo:g}{unit} to {hi:g}{unit}")
             return _FAIL
         return value
@@ -693,7 +693,7 @@ class Checker:
             got = f"`${item.name}`, which is {_describe(value)}"
         else:
             got = _describe_item(item) if isinstance(item, ast.Literal) or value is _FAIL else _describe(value)
-        self.error(item.span, f"{what} takes {expected}, got {got}", "E244",
+        self.error(item.span, f"{what} takes {expected}, got {got}", codes.TYPE_MISMATCH,
                    help=_unit_hint(expected, value))
         return _FAIL
 
@@ -709,10 +709,10 @@ class Checker:
                 return _FAIL
             word = v if isinstance(v, str) else None
         if word is None:
-            self.error(item.span, f"{what} takes one of: {', '.join(choices)}", "E245", help=None)
+            self.error(item.span, f"{what} takes one of: {', '.join(choices)}", codes.NOT_A_CHOICE, help=None)
             return _FAIL
         if word not in choices:
-            self.error(item.span, f"{what} does not take `{word}`", "E246",
+            self.error(item.span, f"{what} does not take `{word}`", codes.UNKNOWN_CHOICE,
                        expected=tuple(f"`{c}`" for c in choices), help=suggestion(word, choices))
             return _FAIL
         return word
@@ -731,11 +731,11 @@ class Checker:
         if name.lower().endswith(".cube"):
             path = (inst.base_dir / name).resolve()
             if not path.is_file():
-                self.error(item.span, f"LUT file not found: {name}", "E247", help=f"looked for {path}")
+                self.error(item.span, f"LUT file not found: {name}", codes.LUT_NOT_FOUND, help=f"looked for {path}")
                 return _FAIL
             return {"lut": path}
         if name not in sig.GRADE_PRESETS:
-            self.error(item.span, f"unknown look `{name}`", "E248", expected=tuple(f"`{p}`" for p in sig.GRADE_PRESETS),
+            self.error(item.span, f"unknown look `{name}`", codes.UNKNOWN_LOOK, expected=tuple(f"`{p}`" for p in sig.GRADE_PRESETS),
                        help=suggestion(name, sig.GRADE_PRESETS) or "or give a .cube LUT file: `grade \"looks/film.cube\"`")
             return _FAIL
         return {"preset": name}
@@ -748,18 +748,18 @@ class Checker:
         elif isinstance(item, ast.Word):
             name, index, span = item.name, item.index, item.span
         elif isinstance(item, ast.Var):
-            self.error(item.span, f"{what} takes a name, not `${item.name}`", "E250",
+            self.error(item.span, f"{what} takes a name, not `${item.name}`", codes.NOT_A_STEP_NAME,
                        help="declare a media for it: `media clip = $" + item.name + "`")
             return _FAIL
         else:
-            self.error(item.span, f"{what} takes the name of a {_want_text(want)}, got {_describe_item(item)}", "E250",
+            self.error(item.span, f"{what} takes the name of a {_want_text(want)}, got {_describe_item(item)}", codes.NOT_A_STEP_NAME,
                        help="declare a media first: `media clip = \"footage/clip.mp4\"`, then refer to `clip`"
                        if isinstance(item, ast.StringLit) else None)
             return _FAIL
         binding = inst.env.get(name)
         if binding is not None and not index:
             if binding.kind != "media":
-                self.error(span, f"`{name}` is a loop value, not a step", "E251", help=f"write `${name}` to use its value")
+                self.error(span, f"`{name}` is a loop value, not a step", codes.LOOP_VALUE_NOT_STEP, help=f"write `${name}` to use its value")
                 return _FAIL
             ids = [binding.media_id]
         else:
@@ -770,7 +770,7 @@ class Checker:
         for sid in ids:
             kind = sid.split(".", 1)[0]
             if kind not in kinds:
-                self.error(span, f"`{name}` is {_article(kind)} {kind}; {what} takes {_want_text(want)}", "E252",
+                self.error(span, f"`{name}` is {_article(kind)} {kind}; {what} takes {_want_text(want)}", codes.WRONG_STEP_KIND,
                            help="an export is a file on disk; refer to the edit it renders instead" if kind == "export" else None)
                 return _FAIL
         self.used.update(ids)
@@ -781,7 +781,7 @@ class Checker:
         insts = self.decls.get(name)
         if not insts:
             pool = [*self.decls, *inst.env]
-            self.error(span, f"unknown name `{name}`", "E253",
+            self.error(span, f"unknown name `{name}`", codes.UNKNOWN_NAME,
                        help=suggestion(name, pool) or "declare it with `media`, `edit`, `ask` or `export`")
             return None
         if index:
@@ -789,7 +789,7 @@ class Checker:
                 if cand.index == index:
                     return [cand.id]
             shown = ", ".join(c.name + "".join(f"[{k}]" for k in c.index) for c in insts[:6])
-            self.error(span, f"no step `{name}" + "".join(f"[{k}]" for k in index) + "`", "E254",
+            self.error(span, f"no step `{name}" + "".join(f"[{k}]" for k in index) + "`", codes.NO_SUCH_INSTANCE,
                        help=f"`{name}` has: {shown}" + (" …" if len(insts) > 6 else ""))
             return None
         first = insts[0]
@@ -802,7 +802,7 @@ class Checker:
         if many:
             return [c.id for c in insts]
         examples = ", ".join(c.id.split(".", 1)[1] for c in insts[:2])
-        self.error(span, f"`{name}` is fanned out over {len(insts)} items", "E255",
+        self.error(span, f"`{name}` is fanned out over {len(insts)} items", codes.FANNED_OUT_NAME,
                    help=f"refer to one of them ({examples}, …), move this into the loop, or gather them all with `concat {name}`",
                    related=(Related(first.span, "declared inside this loop"),))
         return None
@@ -837,7 +837,7 @@ class Checker:
                     keyword, width = signature.keyword(item.name), 1
                 elif item.name in signature.flags:
                     if item.name in args:
-                        self.error(item.span, f"`{item.name}` given twice", "E260")
+                        self.error(item.span, f"`{item.name}` given twice", codes.GIVEN_TWICE)
                         ok = False
                     args[item.name] = True
                     i += 1
@@ -846,14 +846,14 @@ class Checker:
                 kw_span = Span(item.span.file, item.span.line, item.span.column, items[i + width - 1].span.end_line,
                                items[i + width - 1].span.end_column)
                 if keyword.name in args:
-                    self.error(kw_span, f"`{keyword.name}` given twice in `{verb}`", "E260")
+                    self.error(kw_span, f"`{keyword.name}` given twice in `{verb}`", codes.GIVEN_TWICE)
                     ok = False
                 value_item = items[i + width] if i + width < len(items) else None
                 if value_item is None or (isinstance(value_item, ast.Word) and (
                         value_item.name in signature.words or value_item.name.split(" ")[0] in {w.split(" ")[0] for w in signature.words})
                         and not isinstance(keyword.type, tuple)):
                     end = Span(kw_span.file, kw_span.end_line, kw_span.end_column, kw_span.end_line, kw_span.end_column + 1)
-                    self.error(end, f"missing value after `{keyword.name}`", "E261",
+                    self.error(end, f"missing value after `{keyword.name}`", codes.MISSING_KEYWORD_VALUE,
                                expected=(_expected_text(keyword.type),),
                                help=f"write e.g. `{keyword.name} {_example(keyword.type)}`")
                     ok = False
@@ -897,16 +897,16 @@ class Checker:
             i += 1
         for slot in signature.positional:
             if slot.required and slot.name not in args and ok:
-                self.error(_end_of(clause_span), f"`{verb}` needs {_slot_text(slot)}", "E262",
+                self.error(_end_of(clause_span), f"`{verb}` needs {_slot_text(slot)}", codes.MISSING_ARGUMENT,
                            help=f"write e.g. `{verb} {_example(slot.type)}`")
                 ok = False
         for slot in signature.keywords:
             if slot.required and slot.name not in args and ok:
-                self.error(_end_of(clause_span), f"`{verb}` needs `{slot.name} <{_short(slot.type)}>`", "E262",
+                self.error(_end_of(clause_span), f"`{verb}` needs `{slot.name} <{_short(slot.type)}>`", codes.MISSING_ARGUMENT,
                            help=f"write e.g. `{verb} … {slot.name} {_example(slot.type)}`")
                 ok = False
         if signature.at_least_one and ok and not any(s.name in args for s in signature.keywords):
-            self.error(clause_span, f"`{verb}` needs at least one of: {', '.join(s.name for s in signature.keywords)}", "E263")
+            self.error(clause_span, f"`{verb}` needs at least one of: {', '.join(s.name for s in signature.keywords)}", codes.NEEDS_ONE_OF)
             ok = False
         return args if ok else None
 
@@ -941,23 +941,23 @@ class Checker:
             words = signature.words
             hint = suggestion(item.name, words)
             exp = tuple(f"`{w}`" for w in words)
-            self.error(item.span, f"`{item.name}` is not something `{verb}` takes", "E264", expected=exp,
+            self.error(item.span, f"`{item.name}` is not something `{verb}` takes", codes.UNEXPECTED_ARGUMENT, expected=exp,
                        help=hint or (f"`{verb}` takes: " + _usage(signature)))
         else:
-            self.error(item.span, f"`{verb}` does not take {_describe_item(item)} here", "E264",
+            self.error(item.span, f"`{verb}` does not take {_describe_item(item)} here", codes.UNEXPECTED_ARGUMENT,
                        help=f"`{verb}` takes: " + _usage(signature))
 
     def _verb(self, clause: ast.Clause, table: dict[str, sig.Signature], what: str):
         head = clause.items[0]
         if not isinstance(head, ast.Word) or head.index:
-            self.error(head.span, f"a line in {what} starts with what it does, got {_describe_item(head)}", "E265",
+            self.error(head.span, f"a line in {what} starts with what it does, got {_describe_item(head)}", codes.CLAUSE_NOT_A_VERB,
                        expected=tuple(f"`{v}`" for v in table))
             return None
         signature = table.get(head.name)
         if signature is None:
             self.error(head.span, f"unknown {what.split(' ')[-1]} operation `{head.name}`" if "edit" in what
                        else f"unknown {what} setting `{head.name}`" if "export" in what else f"unknown `{head.name}`",
-                       "E266", expected=tuple(f"`{v}`" for v in table), help=suggestion(head.name, table))
+                       codes.UNKNOWN_OPERATION, expected=tuple(f"`{v}`" for v in table), help=suggestion(head.name, table))
             return None
         return signature
 
@@ -975,17 +975,17 @@ class Checker:
             if text is None or text is _FAIL:
                 return
             if not isinstance(text, str):
-                self.error(head.span, f"a media source is a path or URL in quotes, got {_describe(text)}", "E270")
+                self.error(head.span, f"a media source is a path or URL in quotes, got {_describe(text)}", codes.MEDIA_NOT_A_PATH)
                 return
             if len(clause.items) > 1:
-                self.error(clause.items[1].span, "a media file takes no options", "E271",
+                self.error(clause.items[1].span, "a media file takes no options", codes.MEDIA_FILE_OPTIONS,
                            help="options such as in/out points go on the `video` line of an edit")
                 return
             spec = self._media_location(text, head.span, inst)
         elif isinstance(head, ast.Word):
             signature = sig.GENERATORS.get(head.name)
             if signature is None:
-                self.error(head.span, f"unknown media source `{head.name}`", "E272",
+                self.error(head.span, f"unknown media source `{head.name}`", codes.UNKNOWN_GENERATOR,
                            expected=("a path or URL in quotes", *(f"`{g}`" for g in sig.GENERATORS)),
                            help=suggestion(head.name, sig.GENERATORS) or 'a file is written in quotes: `media clip = "footage/clip.mp4"`')
                 return
@@ -994,7 +994,7 @@ class Checker:
                 return
             spec = MediaSpec(MediaSource.GENERATED, generator=head.name, options=args)
         else:
-            self.error(head.span, f"a media source is a path or URL in quotes, got {_describe_item(head)}", "E270")
+            self.error(head.span, f"a media source is a path or URL in quotes, got {_describe_item(head)}", codes.MEDIA_NOT_A_PATH)
             return
         if spec is not None:
             self.steps[inst.id] = Step(inst.id, inst.name, inst.index, inst.span, (), spec)
@@ -1003,11 +1003,11 @@ class Checker:
         if "://" in text:
             scheme = text.split("://", 1)[0].lower()
             if scheme not in ("http", "https") or not text.split("://", 1)[1].split("/", 1)[0]:
-                self.error(span, f"unsupported URL `{text}`", "E273", help="media URLs start with https:// or http://")
+                self.error(span, f"unsupported URL `{text}`", codes.UNSUPPORTED_URL, help="media URLs start with https:// or http://")
                 return None
             return MediaSpec(MediaSource.URL, url=text)
         if not text.strip():
-            self.error(span, "empty media path", "E274")
+            self.error(span, "empty media path", codes.EMPTY_MEDIA_PATH)
             return None
         path = (inst.base_dir / os.path.expanduser(text)).resolve()
         if not self._media_file_checks(path, span, text):
@@ -1017,16 +1017,16 @@ class Checker:
     def _media_file_checks(self, path: Path, span: Span, shown: str) -> bool:
         ext = path.suffix.lower().lstrip(".")
         if ext not in sig.MEDIA_EXTENSIONS:
-            self.error(span, f"unsupported media type `.{ext}`" if ext else f"media file has no extension: {shown}", "E275",
+            self.error(span, f"unsupported media type `.{ext}`" if ext else f"media file has no extension: {shown}", codes.UNSUPPORTED_MEDIA_TYPE,
                        help="supported: " + ", ".join(sig.MEDIA_EXTENSIONS))
             return False
         if path.is_dir():
-            self.error(span, f"{shown} is a directory", "E276", help="to use every file in it, loop: `for clip in glob(\"dir/*.mp4\")`")
+            self.error(span, f"{shown} is a directory", codes.MEDIA_IS_DIRECTORY, help="to use every file in it, loop: `for clip in glob(\"dir/*.mp4\")`")
             return False
         if not path.exists():
             hint = _similar_file(path)
             where = os.path.normpath(os.path.join(os.path.dirname(span.file), shown)) if not os.path.isabs(shown) else shown
-            self.error(span, f"media file not found: {shown}", "E277",
+            self.error(span, f"media file not found: {shown}", codes.MEDIA_NOT_FOUND,
                        help=f"did you mean `{_sibling(shown, hint)}`?" if hint
                        else f"looked for {where}; paths are relative to the recipe's folder")
             return False
@@ -1056,7 +1056,7 @@ class Checker:
                 continue
             if signature.verb == "transition":
                 if clips == 0 and base is None:
-                    self.error(clause.span, "a transition needs a clip before it", "E280",
+                    self.error(clause.span, "a transition needs a clip before it", codes.TRANSITION_FIRST,
                                help="put `transition` between two `video` lines")
                     ok = False
                 pending_transition = clause
@@ -1069,11 +1069,11 @@ class Checker:
                         inputs.append(ref.id)
             ops.append(Op(signature.verb, args, clause.span))
         if pending_transition is not None and ok:
-            self.error(pending_transition.span, "nothing follows this transition", "E281",
+            self.error(pending_transition.span, "nothing follows this transition", codes.TRANSITION_LAST,
                        help="add the clip it leads into after it, or remove it")
             ok = False
         if ok and clips == 0 and base is None:
-            self.error(stmt.name.span, f"edit `{stmt.name.name}` has no clips", "E282",
+            self.error(stmt.name.span, f"edit `{stmt.name.name}` has no clips", codes.EDIT_WITHOUT_CLIPS,
                        help="add `video <media>` lines, or start from another draft: `edit " + stmt.name.name + " = <draft> {`")
             ok = False
         if ok:
@@ -1084,11 +1084,11 @@ class Checker:
         """Rules across arguments: in before out, within known source lengths."""
         start, end = args.get("from"), args.get("to")
         if "to" in args and "for" in args:
-            self.error(clause.span, f"`{verb}` has both `to` and `for`", "E283",
+            self.error(clause.span, f"`{verb}` has both `to` and `for`", codes.TO_AND_FOR,
                        help="give the out-point (`to`) or the length (`for`), not both")
             return False
         if isinstance(start, Duration) and isinstance(end, Duration) and end.seconds <= start.seconds:
-            self.error(_kw_span(clause, "to"), f"`to {end}` is not after `from {start}`", "E284",
+            self.error(_kw_span(clause, "to"), f"`to {end}` is not after `from {start}`", codes.OUT_BEFORE_IN,
                        help="the out-point must come after the in-point")
             return False
         source = args.get("source")
@@ -1100,12 +1100,12 @@ class Checker:
                     if isinstance(val, Duration) and val.seconds > length + 1e-9:
                         name = source.id.split(".", 1)[1]
                         self.error(_kw_span(clause, key), f"`{key} {val}` is past the end of `{name}` ({Duration(length)})",
-                                   "E285", help=f"the source is {Duration(length)} long")
+                                   codes.POINT_PAST_END, help=f"the source is {Duration(length)} long")
                         return False
                 span_for = args.get("for")
                 begin = start.seconds if isinstance(start, Duration) else 0.0
                 if isinstance(span_for, Duration) and begin + span_for.seconds > length + 1e-9:
-                    self.error(_kw_span(clause, "for"), f"`for {span_for}` runs past the end of the source ({Duration(length)})", "E285",
+                    self.error(_kw_span(clause, "for"), f"`for {span_for}` runs past the end of the source ({Duration(length)})", codes.LENGTH_PAST_END,
                                help=f"the source is {Duration(length)} long")
                     return False
         return True
@@ -1124,7 +1124,7 @@ class Checker:
         if base is None or instruction is _FAIL:
             return
         if not instruction.strip():
-            self.error(stmt.instruction.span, "empty instruction", "E286", help='say what to do, e.g. "trim the shaky clips"')
+            self.error(stmt.instruction.span, "empty instruction", codes.EMPTY_INSTRUCTION, help='say what to do, e.g. "trim the shaky clips"')
             return
         spec = AskSpec(base, instruction, stmt.instruction.span)
         self.steps[inst.id] = Step(inst.id, inst.name, inst.index, inst.span, (base.id,), spec)
@@ -1141,7 +1141,7 @@ class Checker:
                 ok = False
                 continue
             if signature.verb in settings or signature.verb in spans:
-                self.error(clause.span, f"`{signature.verb}` given twice", "E290",
+                self.error(clause.span, f"`{signature.verb}` given twice", codes.SETTING_TWICE,
                            related=(Related(spans[signature.verb].span, "first given here"),))
                 ok = False
                 continue
@@ -1171,44 +1171,44 @@ class Checker:
             span = spans["save"].items[1].span if len(spans["save"].items) > 1 else spans["save"].span
             ext = Path(save).suffix.lower().lstrip(".")
             if not save.strip() or save.endswith(("/", os.sep)):
-                self.error(span, f"`save` needs a file name, got `{save}`", "E291", help='write e.g. `save "out/final.mp4"`')
+                self.error(span, f"`save` needs a file name, got `{save}`", codes.SAVE_WITHOUT_NAME, help='write e.g. `save "out/final.mp4"`')
                 return False
             if not ext:
-                self.error(span, f"`save \"{save}\"` has no file extension", "E292",
+                self.error(span, f"`save \"{save}\"` has no file extension", codes.SAVE_WITHOUT_EXTENSION,
                            help=f"write `save \"{save}.{fmt or 'mp4'}\"`")
                 ok = False
             elif fmt is None and ext not in sig.FORMATS:
-                self.error(span, f"cannot write a `.{ext}` file", "E293", help="exports are " + ", ".join(f".{f}" for f in sig.FORMATS))
+                self.error(span, f"cannot write a `.{ext}` file", codes.UNKNOWN_SAVE_EXTENSION, help="exports are " + ", ".join(f".{f}" for f in sig.FORMATS))
                 ok = False
             elif fmt is not None and ext != fmt:
-                self.error(span, f"`save` ends in .{ext} but `format` is {fmt}", "E294",
+                self.error(span, f"`save` ends in .{ext} but `format` is {fmt}", codes.SAVE_FORMAT_MISMATCH,
                            help=f"make them agree: `save \"{Path(save).with_suffix('.' + fmt).as_posix()}\"`")
                 ok = False
             else:
                 fmt = fmt or ext
             target = (inst.base_dir / os.path.expanduser(save)).resolve()
             if target.is_dir():
-                self.error(span, f"`save` points at a directory: {save}", "E295", help="give a file name inside it")
+                self.error(span, f"`save` points at a directory: {save}", codes.SAVE_IS_DIRECTORY, help="give a file name inside it")
                 ok = False
             if ".nemoflow" in target.parts:
-                self.error(span, "exports cannot be written inside .nemoflow/ (the cache)", "E296")
+                self.error(span, "exports cannot be written inside .nemoflow/ (the cache)", codes.SAVE_IN_CACHE)
                 ok = False
         codec = settings.get("codec")
         if codec is not None and fmt is not None and codec not in sig.FORMAT_CODECS[fmt]:
-            self.error(spans["codec"].span, f"{fmt} files cannot hold {codec} video", "E297",
+            self.error(spans["codec"].span, f"{fmt} files cannot hold {codec} video", codes.VIDEO_CODEC_CONTAINER,
                        help=f"{fmt} takes: " + ", ".join(sig.FORMAT_CODECS[fmt]))
             ok = False
         audio = settings.get("audio")
         if (audio == "opus" and fmt in ("mp4", "mov")) or (audio == "aac" and fmt == "webm"):
-            self.error(spans["audio"].span, f"{fmt} files cannot hold {audio} audio", "E297")
+            self.error(spans["audio"].span, f"{fmt} files cannot hold {audio} audio", codes.AUDIO_CODEC_CONTAINER)
             ok = False
         size = settings.get("size")
         if isinstance(size, Resolution) and (size.width % 2 or size.height % 2 or size.width > 8192 or size.height > 8192):
-            self.error(spans["size"].span, f"output size {size} is not encodable", "E298",
+            self.error(spans["size"].span, f"output size {size} is not encodable", codes.SIZE_NOT_ENCODABLE,
                        help="width and height must be even and at most 8192 (H.264 4:2:0)")
             ok = False
         if "crf" in settings and "bitrate" in settings:
-            self.error(spans["bitrate"].span, "give `crf` or `bitrate`, not both", "E299")
+            self.error(spans["bitrate"].span, "give `crf` or `bitrate`, not both", codes.CRF_AND_BITRATE)
             ok = False
         return ok
 
@@ -1230,7 +1230,7 @@ class Checker:
         for target in ids:
             sid = "expect." + target.split(".", 1)[1]
             if sid in self.steps:
-                self.error(stmt.target.span, f"a second `expect` for `{target.split('.', 1)[1]}`", "E300",
+                self.error(stmt.target.span, f"a second `expect` for `{target.split('.', 1)[1]}`", codes.SECOND_EXPECT,
                            help="put all checks of an export in one expect block",
                            related=(Related(self.steps[sid].span, "first expect here"),))
                 continue
@@ -1243,7 +1243,7 @@ class Checker:
     def _expect_targets(self, ref: ast.Ref, inst: Instance) -> list[str] | None:
         binding = inst.env.get(ref.name)
         if binding is not None and not ref.index:
-            self.error(ref.span, f"`{ref.name}` is the loop variable; expect checks an export", "E301")
+            self.error(ref.span, f"`{ref.name}` is the loop variable; expect checks an export", codes.EXPECT_LOOP_VARIABLE)
             return None
         ids = self._lookup(ref.name, ref.index, ref.span, inst, many=True)
         if ids is None:
@@ -1251,7 +1251,7 @@ class Checker:
         for sid in ids:
             kind = sid.split(".", 1)[0]
             if kind != "export":
-                self.error(ref.span, f"`{ref.name}` is {_article(kind)} {kind}; expect checks an export", "E302",
+                self.error(ref.span, f"`{ref.name}` is {_article(kind)} {kind}; expect checks an export", codes.EXPECT_NOT_EXPORT,
                            help="name the export whose file should be checked")
                 return None
         self.used.update(ids)
@@ -1265,7 +1265,7 @@ class Checker:
             negated = words[:1] == ["no"]
             what = " ".join(words[1:] if negated else words)
             if what not in sig.EXPECT_HAS:
-                self.error(a.span, f"unknown check `has {' '.join(words)}`", "E310",
+                self.error(a.span, f"unknown check `has {' '.join(words)}`", codes.UNKNOWN_HAS_CHECK,
                            expected=tuple(f"`has {h}`" for h in sig.EXPECT_HAS) + tuple(f"`has no {h}`" for h in sig.EXPECT_HAS),
                            help=suggestion(what, sig.EXPECT_HAS))
                 return None
@@ -1273,16 +1273,16 @@ class Checker:
         if any(w.index for w in a.subject) or subject not in sig.EXPECT_SUBJECTS:
             subj_span = Span(a.span.file, a.subject[0].span.line, a.subject[0].span.column,
                              a.subject[-1].span.end_line, a.subject[-1].span.end_column)
-            self.error(subj_span, f"unknown property `{subject}`", "E311",
+            self.error(subj_span, f"unknown property `{subject}`", codes.UNKNOWN_PROPERTY,
                        expected=tuple(f"`{s}`" for s in sig.EXPECT_SUBJECTS),
                        help=suggestion(subject, sig.EXPECT_SUBJECTS))
             return None
         spec, ordered = sig.EXPECT_SUBJECTS[subject]
         if a.op in ("<", "<=", ">", ">=", "~=") and not ordered:
-            self.error(a.span, f"`{subject}` can only be compared with == or !=", "E312")
+            self.error(a.span, f"`{subject}` can only be compared with == or !=", codes.UNORDERED_COMPARISON)
             return None
         if a.op == "~=" and subject not in ("duration", "fps", "file size", "bitrate"):
-            self.error(a.span, f"`~=` (about equal) applies to duration, fps, file size and bitrate, not `{subject}`", "E312")
+            self.error(a.span, f"`~=` (about equal) applies to duration, fps, file size and bitrate, not `{subject}`", codes.APPROX_NOT_APPLICABLE)
             return None
         value = self._coerce(a.value, spec, inst, sig.Slot(subject, spec), f"`{subject}`")
         if value is _FAIL:
@@ -1303,7 +1303,7 @@ class Checker:
         for cycle in find_cycles(self.steps):
             path = " → ".join([*cycle, cycle[0]])
             first = self.steps[cycle[0]]
-            self.error(first.span, f"dependency cycle: {path}", "E320",
+            self.error(first.span, f"dependency cycle: {path}", codes.DEPENDENCY_CYCLE,
                        help="a step cannot depend on itself, directly or through other steps; break one of the references",
                        related=tuple(Related(self.steps[s].span, f"{s} is declared here") for s in cycle[1:]))
 
@@ -1315,11 +1315,11 @@ class Checker:
                 continue
             path = step.spec.path
             if path in media_files:
-                self.error(step.span, f"`{step.id}` would overwrite the source media {path.name}", "E330",
+                self.error(step.span, f"`{step.id}` would overwrite the source media {path.name}", codes.OVERWRITES_SOURCE,
                            help="source media is never modified; save the export somewhere else",
                            related=(Related(media_files[path].span, "the media is declared here"),))
             elif path in written:
-                self.error(step.span, f"`{step.id}` and `{written[path].id}` both write {os.path.relpath(path)}", "E331",
+                self.error(step.span, f"`{step.id}` and `{written[path].id}` both write {os.path.relpath(path)}", codes.SAME_OUTPUT,
                            help="give each export its own `save` path; in a loop, use the item in it, e.g. `save \"out/${clip}.mp4\"`",
                            related=(Related(written[path].span, f"{written[path].id} is declared here"),))
             else:
@@ -1328,13 +1328,13 @@ class Checker:
     def _unused(self, statements: list) -> None:
         for name, decl in self.param_decls.items():
             if name not in self.used_params and name in self.params:
-                self.warn(decl.name.span, f"param `{name}` is never used", "W210", help=f"use it as `${name}`, or remove it")
+                self.warn(decl.name.span, f"param `{name}` is never used", codes.UNUSED_PARAM, help=f"use it as `${name}`, or remove it")
         for step in self.steps.values():
             if step.kind == "media" and step.id not in self.used and not step.index:
-                self.warn(step.span, f"media `{step.name}` is never used", "W211", help="refer to it in an edit, or remove it")
+                self.warn(step.span, f"media `{step.name}` is never used", codes.UNUSED_MEDIA, help="refer to it in an edit, or remove it")
         if not any(s.kind == "export" for s in self.steps.values()) and self.steps:
             first = statements[0].span if statements else Span.point("recipe", 1, 1)
-            self.warn(first, "this recipe has no export, so a run renders nothing", "W212",
+            self.warn(first, "this recipe has no export, so a run renders nothing", codes.NO_EXPORT,
                       help="add `export NAME = EDIT { save \"out/NAME.mp4\" }`")
 
     def _source_order(self) -> dict[str, Step]:

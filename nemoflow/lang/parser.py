@@ -18,7 +18,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from .. import resources
-from ..core import engines
+from ..core import codes, engines
 from ..core.diagnostics import Diagnostic, RecipeError, Sources, Span, suggestion
 from . import ast
 from .literals import LiteralError, read_color, read_quantity, read_ratio, read_string, read_timecode
@@ -157,7 +157,7 @@ def decode_source(data: bytes, file: str) -> str:
         raise RecipeError([Diagnostic(
             Span.point(file, 1, 1),
             f"file is {len(data) / 1e6:.1f} MB; a recipe is a text file of at most {MAX_RECIPE_BYTES // 2**20} MB",
-            "E001",
+            codes.RECIPE_TOO_LARGE.id,
             help="check that this is the recipe you meant to pass",
         )])
     try:
@@ -171,7 +171,7 @@ def decode_source(data: bytes, file: str) -> str:
         raise RecipeError([Diagnostic(
             Span.point(file, line, col),
             f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at line {line}, column {col})",
-            "E002",
+            codes.NOT_UTF8.id,
             help="save the recipe as UTF-8 text",
         )], sources) from None
     if text.startswith("\ufeff"):
@@ -184,12 +184,14 @@ def read_source(path: Path, display: str | None = None) -> str:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise RecipeError([Diagnostic(Span.point(file, 1, 1), f"no such recipe file: {file}", "E003",
+        raise RecipeError([Diagnostic(Span.point(file, 1, 1), f"no such recipe file: {file}", codes.NO_SUCH_FILE.id,
                                       help="check the path; recipes usually end in .nemo")]) from None
     except IsADirectoryError:
-        raise RecipeError([Diagnostic(Span.point(file, 1, 1), f"{file} is a directory, not a recipe file", "E003")]) from None
+        raise RecipeError([Diagnostic(Span.point(file, 1, 1), f"{file} is a directory, not a recipe file",
+                                      codes.RECIPE_IS_DIRECTORY.id)]) from None
     except OSError as exc:
-        raise RecipeError([Diagnostic(Span.point(file, 1, 1), f"cannot read {file}: {exc.strerror}", "E003")]) from None
+        raise RecipeError([Diagnostic(Span.point(file, 1, 1), f"cannot read {file}: {exc.strerror}",
+                                      codes.UNREADABLE_FILE.id)]) from None
     return decode_source(data, file)
 
 
@@ -201,7 +203,7 @@ def parse_module(text: str, file: str) -> ast.Module:
     sources.add(file, text)
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
         raise RecipeError([Diagnostic(
-            Span.point(file, 1, 1), "empty recipe", "E100",
+            Span.point(file, 1, 1), "empty recipe", codes.EMPTY_RECIPE.id,
             help="a recipe starts with the version header `nemo 1`, then media, edit and export blocks",
         )], sources)
     bad = _control_character(text, file)
@@ -247,11 +249,11 @@ def parse_value(text: str, file: str = "<value>") -> ast.Item:
     try:
         module = parse_module(src, file)
     except RecipeError:
-        raise RecipeError([Diagnostic(Span(file, 1, 1, 1, len(text) + 1), f"`{text}` is not a value", "E110",
+        raise RecipeError([Diagnostic(Span(file, 1, 1, 1, len(text) + 1), f"`{text}` is not a value", codes.NOT_A_VALUE.id,
                                       help="write a literal like `1080p`, `2s`, `35%` or a quoted string")]) from None
     items = module.statements[0].source.items
     if len(items) != 2:
-        raise RecipeError([Diagnostic(Span(file, 1, 1, 1, len(text) + 1), f"`{text}` is not a single value", "E110",
+        raise RecipeError([Diagnostic(Span(file, 1, 1, 1, len(text) + 1), f"`{text}` is not a single value", codes.NOT_A_VALUE.id,
                                       help="quote text that contains spaces")])
     return _reposition(items[1], file)
 
@@ -276,7 +278,7 @@ def _control_character(text: str, file: str) -> Diagnostic | None:
         return None
     line = text.count("\n", 0, m.start()) + 1
     col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
-    return Diagnostic(Span.point(file, line, col), f"control character U+{ord(m.group()):04X} in recipe", "E004",
+    return Diagnostic(Span.point(file, line, col), f"control character U+{ord(m.group()):04X} in recipe", codes.CONTROL_CHARACTER.id,
                       help="a recipe is plain text; is this a binary file?")
 
 
@@ -338,22 +340,22 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> tuple[Diag
         if ch == '"':
             end = text.find("\n", exc.pos_in_stream)
             end_col = col + ((end if end >= 0 else len(text)) - exc.pos_in_stream)
-            return Diagnostic(Span(file, line, col, line, end_col), "unterminated string", "E102",
+            return Diagnostic(Span(file, line, col, line, end_col), "unterminated string", codes.UNTERMINATED_STRING.id,
                               help='close it with `"` on the same line, or use """…""" for text over several lines'), False
         if ch == "#":
-            return Diagnostic(Span.point(file, line, col), "`#` here starts neither a comment nor a color", "E101",
+            return Diagnostic(Span.point(file, line, col), "`#` here starts neither a comment nor a color", codes.UNEXPECTED_CHARACTER.id,
                               help="colors are `#rgb`, `#rrggbb` or `#rrggbbaa`; a comment is `#` then a space"), False
         shown = ch if ch.isprintable() else f"U+{ord(ch):04X}"
-        return Diagnostic(Span.point(file, line, col), f"unexpected character `{shown}`", "E101",
+        return Diagnostic(Span.point(file, line, col), f"unexpected character `{shown}`", codes.UNEXPECTED_CHARACTER.id,
                           expected=readable_expected(exc.allowed or ())), False
 
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         opener = _unclosed_brace(text, file)
         if opener is not None:
-            return Diagnostic(opener, "this block is never closed", "E103",
+            return Diagnostic(opener, "this block is never closed", codes.UNCLOSED_BLOCK.id,
                               help="add `}` on its own line after the block's last line"), True
         end_line = text.count("\n") or 1
-        return Diagnostic(Span.point(file, end_line, 1), "unexpected end of file", "E104",
+        return Diagnostic(Span.point(file, end_line, 1), "unexpected end of file", codes.UNEXPECTED_END.id,
                           expected=readable_expected(getattr(exc, "expected", ()) or ())), True
 
     assert isinstance(exc, UnexpectedToken)
@@ -366,25 +368,25 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> tuple[Diag
     label = _example_states().get((exc.state.position, tok.type)) if exc.state is not None else None
     if label is not None:
         message, help_text, _ = _KNOWN_MISTAKES[label]
-        return Diagnostic(span, message, "E105", expected=readable_expected(expected), help=help_text), False
+        return Diagnostic(span, message, codes.KNOWN_MISTAKE.id, expected=readable_expected(expected), help=help_text), False
 
     if exc.state is not None and tok.line == 1 and "NEMO" in expected:
-        return Diagnostic(span, "a recipe must start with the version header `nemo 1`", "E106",
+        return Diagnostic(span, "a recipe must start with the version header `nemo 1`", codes.MISSING_HEADER.id,
                           help="add `nemo 1` as the first line"), True
     if "MEDIA" in expected and tok.type in ("NAME", "INDEXED"):
         hint = suggestion(tok.value, _SUGGESTED_KEYWORDS)
-        return Diagnostic(span, f"unknown statement `{tok.value}`", "E107",
+        return Diagnostic(span, f"unknown statement `{tok.value}`", codes.UNKNOWN_STATEMENT.id,
                           expected=tuple(f"`{k}`" for k in STATEMENT_KEYWORDS),
                           help=hint or "each statement starts with one of the keywords above"), False
     if "RBRACE" in expected and tok.type in ("NEMO",):
-        return Diagnostic(span, "`nemo` header inside a block", "E108"), False
+        return Diagnostic(span, "`nemo` header inside a block", codes.HEADER_IN_BLOCK.id), False
     if tok.type == "_NL":
         message = "unexpected end of line"
         if expected & _VALUE_TERMINALS:
             message = "missing value: the line ends here"
     else:
         message = f"unexpected {_describe_token(tok)}"
-    return Diagnostic(span, message, "E109", expected=readable_expected(expected)), False
+    return Diagnostic(span, message, codes.UNEXPECTED_TOKEN.id, expected=readable_expected(expected)), False
 
 
 def _describe_token(tok: Token) -> str:
@@ -516,7 +518,7 @@ class _Builder:
         tok = tree.children[1]
         lit = ast.Literal("quantity", str(tok), self._quantity(tok), self.span(tok))
         if lit.value != 1:
-            self.diags.append(Diagnostic(lit.span, f"unsupported recipe version `{tok}`", "E120",
+            self.diags.append(Diagnostic(lit.span, f"unsupported recipe version `{tok}`", codes.UNSUPPORTED_VERSION.id,
                                          help="this nemoflow reads `nemo 1` recipes"))
         return ast.Header(lit, self.span(tree))
 
@@ -654,4 +656,4 @@ class _Builder:
         if err.length:
             col = span.column + err.offset
             span = Span(span.file, span.line, col, span.line, col + err.length)
-        self.diags.append(Diagnostic(span, err.message, "E130", help=err.help))
+        self.diags.append(Diagnostic(span, err.message, codes.BAD_LITERAL.id, help=err.help))
