@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from nemoflow.core.signatures import GRADE_PRESETS
+from nemoflow.engines.local.ask.describe import describe
 from nemoflow.engines.local.ask.intents import KINDS, Intent, NotUnderstood
-from nemoflow.engines.local.ask.phrases import BadValue, describe, parse
+from nemoflow.engines.local.ask.scanner import BadValue, parse
 
 SHAKY = ("cut", {"what": "shaky"})
 BLACK = ("cut", {"what": "black"})

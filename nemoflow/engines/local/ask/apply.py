@@ -19,8 +19,8 @@ from ....errors import DraftError
 from ..grade import PRESETS, Eq, adjust_eq
 from . import footage
 from .analysis import Analysis
+from .describe import describe
 from .intents import Intent
-from .phrases import describe
 
 # (clip index, media id, media entry, in-point ms, source length ms) → the analysis of that source window
 Analyse = Callable[[int, str, dict[str, Any], int, int], Analysis]

@@ -10,7 +10,7 @@ from ....core.diagnostics import Sources, Span
 from ....core.model import Step
 from ....errors import NemoflowError
 from .intents import KNOWN, Intent, NotUnderstood
-from .phrases import BadValue, parse
+from .scanner import BadValue, parse
 
 
 def intents_of(step: Step, sources: Sources | None = None) -> list[Intent]:
