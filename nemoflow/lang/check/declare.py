@@ -1,0 +1,162 @@
+"""Declarations and fan-out: one Instance per step, with `for` loops expanded at compile time.
+
+A glob loop's variable becomes an implicit media step per file
+(`media.clip[city]`); a list loop's variable is a value. Keys come from file
+stems (relative paths when stems clash) or from the items as written, so
+step names stay stable between runs.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import os
+from pathlib import Path
+
+import attrs
+
+from ...core import codes
+from ...core.diagnostics import Related, Span
+from .. import ast
+from .state import FAIL, Binding, Instance, State
+from .text import describe
+from .values import param_value, plain_value, string_value
+
+MAX_FANOUT = 10_000
+
+
+def declare(st: State, stmt, index: tuple[str, ...], env: dict[str, Binding], loops: tuple[int, ...], base_dir: Path) -> None:
+    """Record a statement's Instance (or, for a loop, one per item), catching duplicate names."""
+    if isinstance(stmt, (ast.Param, ast.Include, ast.Engine)):
+        return
+    if isinstance(stmt, ast.ForLoop):
+        _declare_loop(st, stmt, index, env, loops, base_dir)
+        return
+    if isinstance(stmt, ast.Expect):
+        inst = Instance("expect", stmt.target.name, index, stmt, env, loops, base_dir, stmt.span)
+        st.expects.append(inst)
+        st.seq(inst)
+        return
+    kind = type(stmt).__name__.lower()
+    name = stmt.name.name
+    if name in env:
+        st.error(stmt.name.span, f"`{name}` is already the loop variable here", codes.NAME_IS_LOOP_VARIABLE,
+                 help="give the step another name",
+                 related=(Related(env[name].span, "loop variable declared here"),))
+        return
+    first = st.decl_first.get(name)
+    if first is not None and first[0] != id(stmt):
+        st.error(stmt.name.span, f"duplicate name `{name}`", codes.DUPLICATE_NAME,
+                 help="every media, edit, ask and export needs its own name",
+                 related=(Related(first[1], "first declared here"),))
+        return
+    st.decl_first.setdefault(name, (id(stmt), stmt.name.span))
+    inst = Instance(kind, name, index, stmt, env, loops, base_dir, stmt.span)
+    st.decls.setdefault(name, []).append(inst)
+    st.seq(inst)
+
+
+
+def loop_variables_hiding_steps(st: State) -> None:
+    """Once every step is declared: a loop variable named like a step would make the name mean two things."""
+    for var in st.loop_vars:
+        if var.name in st.decls:
+            first = st.decls[var.name][0]
+            st.error(var.span, f"loop variable `{var.name}` hides the step `{var.name}`", codes.LOOP_VARIABLE_HIDES_STEP,
+                     help="rename the loop variable", related=(Related(first.stmt.name.span, "the step is declared here"),))
+
+def _declare_loop(st: State, loop: ast.ForLoop, index, env, loops, base_dir) -> None:
+    var = loop.var.name
+    if var in st.param_decls:
+        st.error(loop.var.span, f"loop variable `{var}` hides the param `{var}`", codes.LOOP_VARIABLE_HIDES_PARAM,
+                 help="rename the loop variable")
+        return
+    if not any(v is loop.var for v in st.loop_vars):
+        st.loop_vars.append(loop.var)
+    items = _iterate(st, loop, env, base_dir)
+    if items is None:
+        return
+    keys_seen: dict[str, Span] = {}
+    for key, binding in items:
+        if key in keys_seen:
+            st.error(loop.iterable.span, f"two items of this loop have the same name `{key}`", codes.DUPLICATE_LOOP_KEY,
+                     help="step names are made from each item; make the items distinct")
+            return
+        keys_seen[key] = binding.span
+    for key, binding in items:
+        sub_index = (*index, key)
+        sub_env = {**env, var: binding}
+        if binding.kind == "media":
+            inst = Instance("media", var, sub_index, loop, sub_env, (*loops, id(loop)), base_dir, loop.var.span,
+                            path=binding.value)
+            existing = st.glob_media.get(inst.id)
+            if existing is not None and existing.path != inst.path:
+                st.error(loop.var.span, f"`{inst.id}` names two different files", codes.GLOB_NAME_CLASH,
+                         help="use a different loop variable name in one of the loops")
+                return
+            st.glob_media[inst.id] = inst
+            st.seq(inst)
+            sub_env[var] = attrs.evolve(binding, media_id=inst.id)
+        for stmt in loop.body:
+            declare(st, stmt, sub_index, sub_env, (*loops, id(loop)), base_dir)
+
+
+def _iterate(st: State, loop: ast.ForLoop, env, base_dir) -> list[tuple[str, Binding]] | None:
+    """A loop's items as (key, binding) pairs; None (reported) if the loop cannot be expanded."""
+    var = loop.var.name
+    it = loop.iterable
+    if isinstance(it, ast.Glob):
+        pattern = string_value(st, it.pattern, env)
+        if pattern is None:
+            return None
+        root = Path(pattern) if os.path.isabs(pattern) else base_dir / pattern
+        matches = sorted(p for p in globlib.glob(str(root), recursive=True) if os.path.isfile(p))
+        if not matches:
+            st.error(it.pattern.span, f"glob(\"{pattern}\") matched no files", codes.GLOB_NO_MATCH,
+                     help=f"looked in {root.parent}; check the pattern, or add the files")
+            return None
+        if len(matches) > MAX_FANOUT:
+            st.error(it.span, f"glob matched {len(matches)} files; at most {MAX_FANOUT} per loop", codes.FANOUT_TOO_LARGE)
+            return None
+        paths = [Path(m).resolve() for m in matches]
+        stems = [p.stem for p in paths]
+        if len(set(stems)) == len(stems):
+            keys = stems
+        else:
+            keys = [os.path.splitext(os.path.relpath(m, root.parent if "**" not in pattern else base_dir))[0].replace(os.sep, "/")
+                    for m in matches]
+        return [(k, Binding(var, "media", p, k, loop.var.span)) for k, p in zip(keys, paths, strict=True)]
+    if isinstance(it, ast.Var):
+        param = param_value(st, it, env)
+        if param is FAIL:
+            return None
+        if not isinstance(param, tuple):
+            st.error(it.span, f"`${it.name}` is {describe(param)}, not a list", codes.LOOP_OVER_NON_LIST,
+                     help="loop over a list like `[\"a\", \"b\"]` or `glob(\"*.mp4\")`")
+            return None
+        values = list(param)
+        spans = [it.span] * len(values)
+        texts = [None] * len(values)
+    else:
+        values, spans, texts = [], [], []
+        for item in it.items:
+            v = plain_value(st, item, env)
+            if v is FAIL:
+                return None
+            values.append(v)
+            spans.append(item.span)
+            texts.append(item.text if isinstance(item, ast.Literal) else None)
+    if not values:
+        st.warn(it.span, "this loop has nothing to loop over", codes.EMPTY_LOOP)
+        return []
+    if len(values) > MAX_FANOUT:
+        st.error(it.span, f"this loop has {len(values)} items; at most {MAX_FANOUT}", codes.FANOUT_TOO_LARGE)
+        return None
+    out = []
+    for v, span, text in zip(values, spans, texts, strict=True):
+        key = text or (v if isinstance(v, str) else (str(v).lower() if isinstance(v, bool) else str(v)))
+        if not key or any(c in key for c in "[]\n"):
+            st.error(span, f"`{key}` cannot name a step", codes.BAD_LOOP_KEY,
+                     help="loop items become parts of step names: use text without brackets or newlines")
+            return None
+        out.append((key, Binding(var, "value", v, key, span)))
+    return out

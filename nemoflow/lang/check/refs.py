@@ -1,0 +1,83 @@
+"""References: a name in a clause resolved to step ids, fan-out included.
+
+Inside its loop a fanned-out name means this item's instance; outside, it is
+an error unless the slot takes many (`concat`) or it is an expect's target.
+"""
+
+from __future__ import annotations
+
+from ...core import codes
+from ...core.diagnostics import Related, Span, suggestion
+from ...core.model import StepRef
+from .. import ast
+from .state import FAIL, Instance, State
+from .text import article, describe_item, want_text
+
+
+def reference(st: State, item, want: str, inst: Instance, what: str, many: bool):
+    """The step(s) an item names, of the kinds `want` allows; marks them used."""
+    if isinstance(item, ast.Ref):
+        name, index, span = item.name, item.index, item.span
+    elif isinstance(item, ast.Word):
+        name, index, span = item.name, item.index, item.span
+    elif isinstance(item, ast.Var):
+        st.error(item.span, f"{what} takes a name, not `${item.name}`", codes.NOT_A_STEP_NAME,
+                 help="declare a media for it: `media clip = $" + item.name + "`")
+        return FAIL
+    else:
+        st.error(item.span, f"{what} takes the name of a {want_text(want)}, got {describe_item(item)}", codes.NOT_A_STEP_NAME,
+                 help="declare a media first: `media clip = \"footage/clip.mp4\"`, then refer to `clip`"
+                 if isinstance(item, ast.StringLit) else None)
+        return FAIL
+    binding = inst.env.get(name)
+    if binding is not None and not index:
+        if binding.kind != "media":
+            st.error(span, f"`{name}` is a loop value, not a step", codes.LOOP_VALUE_NOT_STEP, help=f"write `${name}` to use its value")
+            return FAIL
+        ids = [binding.media_id]
+    else:
+        ids = lookup(st, name, index, span, inst, many)
+        if ids is None:
+            return FAIL
+    kinds = {"media": ("media",), "draft": ("edit", "ask"), "source": ("media", "edit", "ask")}[want]
+    for sid in ids:
+        kind = sid.split(".", 1)[0]
+        if kind not in kinds:
+            st.error(span, f"`{name}` is {article(kind)} {kind}; {what} takes {want_text(want)}", codes.WRONG_STEP_KIND,
+                     help="an export is a file on disk; refer to the edit it renders instead" if kind == "export" else None)
+            return FAIL
+    st.used.update(ids)
+    refs = tuple(StepRef(i) for i in ids)
+    return refs if many else refs[0]
+
+
+def lookup(st: State, name: str, index: tuple[str, ...], span: Span, inst: Instance, many: bool) -> list[str] | None:
+    """Step ids for a name: an explicit index, this loop item's instance, or every instance when `many`."""
+    insts = st.decls.get(name)
+    if not insts:
+        pool = [*st.decls, *inst.env]
+        st.error(span, f"unknown name `{name}`", codes.UNKNOWN_NAME,
+                 help=suggestion(name, pool) or "declare it with `media`, `edit`, `ask` or `export`")
+        return None
+    if index:
+        for cand in insts:
+            if cand.index == index:
+                return [cand.id]
+        shown = ", ".join(c.name + "".join(f"[{k}]" for k in c.index) for c in insts[:6])
+        st.error(span, f"no step `{name}" + "".join(f"[{k}]" for k in index) + "`", codes.NO_SUCH_INSTANCE,
+                 help=f"`{name}` has: {shown}" + (" …" if len(insts) > 6 else ""))
+        return None
+    first = insts[0]
+    if not first.loops:
+        return [first.id]
+    depth = len(first.loops)
+    if inst.loops[:depth] == first.loops:
+        want = inst.index[:depth]
+        return [c.id for c in insts if c.index == want]
+    if many:
+        return [c.id for c in insts]
+    examples = ", ".join(c.id.split(".", 1)[1] for c in insts[:2])
+    st.error(span, f"`{name}` is fanned out over {len(insts)} items", codes.FANNED_OUT_NAME,
+             help=f"refer to one of them ({examples}, …), move this into the loop, or gather them all with `concat {name}`",
+             related=(Related(first.span, "declared inside this loop"),))
+    return None

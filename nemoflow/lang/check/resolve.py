@@ -1,0 +1,407 @@
+"""Per-kind resolution: each declared Instance (media, edit, ask, export, expect) becomes a checked Step.
+
+Besides matching each clause, this is where rules across a step's arguments
+live: in-point before out-point and within a generated source's length,
+transitions between clips, `save` agreeing with `format` and the codecs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ...core import codes
+from ...core import signatures as sig
+from ...core.diagnostics import Related, Span, suggestion
+from ...core.model import (
+    AskSpec,
+    Check,
+    CheckOp,
+    EditSpec,
+    ExpectSpec,
+    ExportSettings,
+    ExportSpec,
+    MediaSource,
+    MediaSpec,
+    Op,
+    Step,
+    StepRef,
+)
+from ...core.values import Duration, Resolution
+from .. import ast
+from .coerce import coerce
+from .match import match_clause, signature_of
+from .refs import lookup, reference
+from .state import FAIL, Instance, State
+from .text import article, describe, describe_item, keyword_span, sibling, similar_file
+from .values import param_value, string_value
+
+_CLIP_VERBS = ("video", "image", "concat")
+
+
+def resolve(st: State, inst: Instance) -> None:
+    """Turn one Instance into a checked Step in `st.steps`, reporting whatever does not fit."""
+    if inst.kind == "media" and inst.path is not None:
+        st.steps[inst.id] = Step(inst.id, inst.name, inst.index, inst.span, (),
+                                 MediaSpec(MediaSource.FILE, path=inst.path))
+        _media_file_checks(st, inst.path, inst.span, str(inst.path))
+        return
+    _BY_KIND[inst.kind](st, inst)
+
+
+def _base(st: State, ref: ast.Ref, inst: Instance, what: str):
+    value = reference(st, ref, "source", inst, what, many=False)
+    return None if value is FAIL else value
+
+
+def _media(st: State, inst: Instance) -> None:
+    stmt: ast.Media = inst.stmt
+    clause = stmt.source
+    head = clause.items[0]
+    spec = None
+    if isinstance(head, (ast.StringLit, ast.Var)):
+        text = string_value(st, head, inst.env) if isinstance(head, ast.StringLit) else param_value(st, head, inst.env)
+        if text is None or text is FAIL:
+            return
+        if not isinstance(text, str):
+            st.error(head.span, f"a media source is a path or URL in quotes, got {describe(text)}", codes.MEDIA_NOT_A_PATH)
+            return
+        if len(clause.items) > 1:
+            st.error(clause.items[1].span, "a media file takes no options", codes.MEDIA_FILE_OPTIONS,
+                     help="options such as in/out points go on the `video` line of an edit")
+            return
+        spec = _media_location(st, text, head.span, inst)
+    elif isinstance(head, ast.Word):
+        signature = sig.GENERATORS.get(head.name)
+        if signature is None:
+            st.error(head.span, f"unknown media source `{head.name}`", codes.UNKNOWN_GENERATOR,
+                     expected=("a path or URL in quotes", *(f"`{g}`" for g in sig.GENERATORS)),
+                     help=suggestion(head.name, sig.GENERATORS) or 'a file is written in quotes: `media clip = "footage/clip.mp4"`')
+            return
+        args = match_clause(st, signature, clause.items[1:], inst, clause.span, f"media `{stmt.name.name}`")
+        if args is None:
+            return
+        spec = MediaSpec(MediaSource.GENERATED, generator=head.name, options=args)
+    else:
+        st.error(head.span, f"a media source is a path or URL in quotes, got {describe_item(head)}", codes.MEDIA_NOT_A_PATH)
+        return
+    if spec is not None:
+        st.steps[inst.id] = Step(inst.id, inst.name, inst.index, inst.span, (), spec)
+
+
+def _media_location(st: State, text: str, span: Span, inst: Instance) -> MediaSpec | None:
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        if scheme not in ("http", "https") or not text.split("://", 1)[1].split("/", 1)[0]:
+            st.error(span, f"unsupported URL `{text}`", codes.UNSUPPORTED_URL, help="media URLs start with https:// or http://")
+            return None
+        return MediaSpec(MediaSource.URL, url=text)
+    if not text.strip():
+        st.error(span, "empty media path", codes.EMPTY_MEDIA_PATH)
+        return None
+    path = (inst.base_dir / os.path.expanduser(text)).resolve()
+    if not _media_file_checks(st, path, span, text):
+        return None
+    return MediaSpec(MediaSource.FILE, path=path)
+
+
+def _media_file_checks(st: State, path: Path, span: Span, shown: str) -> bool:
+    ext = path.suffix.lower().lstrip(".")
+    if ext not in sig.MEDIA_EXTENSIONS:
+        st.error(span, f"unsupported media type `.{ext}`" if ext else f"media file has no extension: {shown}", codes.UNSUPPORTED_MEDIA_TYPE,
+                 help="supported: " + ", ".join(sig.MEDIA_EXTENSIONS))
+        return False
+    if path.is_dir():
+        st.error(span, f"{shown} is a directory", codes.MEDIA_IS_DIRECTORY,
+                 help="to use every file in it, loop: `for clip in glob(\"dir/*.mp4\")`")
+        return False
+    if not path.exists():
+        hint = similar_file(path)
+        where = os.path.normpath(os.path.join(os.path.dirname(span.file), shown)) if not os.path.isabs(shown) else shown
+        st.error(span, f"media file not found: {shown}", codes.MEDIA_NOT_FOUND,
+                 help=f"did you mean `{sibling(shown, hint)}`?" if hint
+                 else f"looked for {where}; paths are relative to the recipe's folder")
+        return False
+    return True
+
+
+def _edit(st: State, inst: Instance) -> None:
+    stmt: ast.Edit = inst.stmt
+    base = _base(st, stmt.base, inst, f"`edit {stmt.name.name} =`") if stmt.base is not None else None
+    if stmt.base is not None and base is None:
+        return
+    ops: list[Op] = []
+    inputs: list[str] = [base.id] if base else []
+    ok = True
+    clips = 0
+    pending_transition: ast.Clause | None = None
+    for clause in stmt.body:
+        signature = signature_of(st, clause, sig.EDIT_OPS, "an edit")
+        if signature is None:
+            ok = False
+            continue
+        args = match_clause(st, signature, clause.items[1:], inst, clause.span, f"edit `{stmt.name.name}`")
+        if args is None:
+            ok = False
+            continue
+        if not _op_rules(st, signature.verb, args, clause, inst):
+            ok = False
+            continue
+        if signature.verb == "transition":
+            if clips == 0 and base is None:
+                st.error(clause.span, "a transition needs a clip before it", codes.TRANSITION_FIRST,
+                         help="put `transition` between two `video` lines")
+                ok = False
+            pending_transition = clause
+        elif signature.verb in _CLIP_VERBS:
+            clips += 1
+            pending_transition = None
+        for value in args.values():
+            for ref in value if isinstance(value, tuple) else (value,):
+                if isinstance(ref, StepRef) and ref.id not in inputs:
+                    inputs.append(ref.id)
+        ops.append(Op(signature.verb, args, clause.span))
+    if pending_transition is not None and ok:
+        st.error(pending_transition.span, "nothing follows this transition", codes.TRANSITION_LAST,
+                 help="add the clip it leads into after it, or remove it")
+        ok = False
+    if ok and clips == 0 and base is None:
+        st.error(stmt.name.span, f"edit `{stmt.name.name}` has no clips", codes.EDIT_WITHOUT_CLIPS,
+                 help="add `video <media>` lines, or start from another draft: `edit " + stmt.name.name + " = <draft> {`")
+        ok = False
+    if ok:
+        st.steps[inst.id] = Step(inst.id, inst.name, inst.index, inst.span, tuple(inputs),
+                                 EditSpec(base, tuple(ops)))
+
+
+def _op_rules(st: State, verb: str, args: dict, clause: ast.Clause, inst: Instance) -> bool:
+    """Rules across arguments: in before out, within known source lengths."""
+    start, end = args.get("from"), args.get("to")
+    if "to" in args and "for" in args:
+        st.error(clause.span, f"`{verb}` has both `to` and `for`", codes.TO_AND_FOR,
+                 help="give the out-point (`to`) or the length (`for`), not both")
+        return False
+    if isinstance(start, Duration) and isinstance(end, Duration) and end.seconds <= start.seconds:
+        st.error(keyword_span(clause, "to"), f"`to {end}` is not after `from {start}`", codes.OUT_BEFORE_IN,
+                 help="the out-point must come after the in-point")
+        return False
+    source = args.get("source")
+    if verb in ("video", "music", "audio") and isinstance(source, StepRef):
+        length = _known_length(st, source.id)
+        if length is not None:
+            for key in ("from", "to"):
+                val = args.get(key)
+                if isinstance(val, Duration) and val.seconds > length + 1e-9:
+                    name = source.id.split(".", 1)[1]
+                    st.error(keyword_span(clause, key), f"`{key} {val}` is past the end of `{name}` ({Duration(length)})",
+                             codes.POINT_PAST_END, help=f"the source is {Duration(length)} long")
+                    return False
+            span_for = args.get("for")
+            begin = start.seconds if isinstance(start, Duration) else 0.0
+            if isinstance(span_for, Duration) and begin + span_for.seconds > length + 1e-9:
+                st.error(keyword_span(clause, "for"), f"`for {span_for}` runs past the end of the source ({Duration(length)})",
+                         codes.LENGTH_PAST_END, help=f"the source is {Duration(length)} long")
+                return False
+    return True
+
+
+def _known_length(st: State, step_id: str) -> float | None:
+    """A source's length, when the checker can know it (generated media); None for files."""
+    step = st.steps.get(step_id)
+    if step is not None and isinstance(step.spec, MediaSpec) and step.spec.source == "generated":
+        dur = step.spec.options.get("duration")
+        return dur.seconds if isinstance(dur, Duration) else None
+    return None
+
+
+def _ask(st: State, inst: Instance) -> None:
+    stmt: ast.Ask = inst.stmt
+    base = _base(st, stmt.base, inst, f"`ask {stmt.name.name} =`")
+    instruction = coerce(st, stmt.instruction, "string", inst, sig.Slot("instruction", "string"), "an ask")
+    if base is None or instruction is FAIL:
+        return
+    if not instruction.strip():
+        st.error(stmt.instruction.span, "empty instruction", codes.EMPTY_INSTRUCTION, help='say what to do, e.g. "trim the shaky clips"')
+        return
+    spec = AskSpec(base, instruction, stmt.instruction.span)
+    st.steps[inst.id] = Step(inst.id, inst.name, inst.index, inst.span, (base.id,), spec)
+
+
+def _export(st: State, inst: Instance) -> None:
+    stmt: ast.Export = inst.stmt
+    base = _base(st, stmt.base, inst, f"`export {stmt.name.name} =`")
+    settings: dict[str, Any] = {}
+    spans: dict[str, ast.Clause] = {}
+    ok = base is not None
+    for clause in stmt.body:
+        signature = signature_of(st, clause, sig.EXPORT_SETTINGS, "an export")
+        if signature is None:
+            ok = False
+            continue
+        if signature.verb in settings or signature.verb in spans:
+            st.error(clause.span, f"`{signature.verb}` given twice", codes.SETTING_TWICE,
+                     related=(Related(spans[signature.verb].span, "first given here"),))
+            ok = False
+            continue
+        spans[signature.verb] = clause
+        args = match_clause(st, signature, clause.items[1:], inst, clause.span, f"export `{stmt.name.name}`")
+        if args is None:
+            ok = False
+            continue
+        settings[signature.verb] = args["value"]
+    ok = _export_rules(st, settings, spans, inst) and ok
+    if not ok:
+        return
+    save = settings.pop("save", None)
+    if save is None:
+        suffix = "-".join(inst.index)
+        save = f"out/{inst.name}{'-' + suffix if suffix else ''}.{settings.get('format', 'mp4')}"
+    path = (inst.base_dir / os.path.expanduser(save)).resolve()
+    settings.setdefault("format", path.suffix.lstrip(".").lower())
+    st.steps[inst.id] = Step(inst.id, inst.name, inst.index, inst.span, (base.id,),
+                             ExportSpec(base, path, ExportSettings(**settings)))
+
+
+def _export_rules(st: State, settings: dict, spans: dict, inst: Instance) -> bool:
+    """Rules across an export's settings: `save` vs `format`, codecs the container holds, size."""
+    ok = True
+    save = settings.get("save")
+    fmt = settings.get("format")
+    if save is not None:
+        span = spans["save"].items[1].span if len(spans["save"].items) > 1 else spans["save"].span
+        ext = Path(save).suffix.lower().lstrip(".")
+        if not save.strip() or save.endswith(("/", os.sep)):
+            st.error(span, f"`save` needs a file name, got `{save}`", codes.SAVE_WITHOUT_NAME, help='write e.g. `save "out/final.mp4"`')
+            return False
+        if not ext:
+            st.error(span, f"`save \"{save}\"` has no file extension", codes.SAVE_WITHOUT_EXTENSION,
+                     help=f"write `save \"{save}.{fmt or 'mp4'}\"`")
+            ok = False
+        elif fmt is None and ext not in sig.FORMATS:
+            st.error(span, f"cannot write a `.{ext}` file", codes.UNKNOWN_SAVE_EXTENSION,
+                     help="exports are " + ", ".join(f".{f}" for f in sig.FORMATS))
+            ok = False
+        elif fmt is not None and ext != fmt:
+            st.error(span, f"`save` ends in .{ext} but `format` is {fmt}", codes.SAVE_FORMAT_MISMATCH,
+                     help=f"make them agree: `save \"{Path(save).with_suffix('.' + fmt).as_posix()}\"`")
+            ok = False
+        else:
+            fmt = fmt or ext
+        target = (inst.base_dir / os.path.expanduser(save)).resolve()
+        if target.is_dir():
+            st.error(span, f"`save` points at a directory: {save}", codes.SAVE_IS_DIRECTORY, help="give a file name inside it")
+            ok = False
+        if ".nemoflow" in target.parts:
+            st.error(span, "exports cannot be written inside .nemoflow/ (the cache)", codes.SAVE_IN_CACHE)
+            ok = False
+    codec = settings.get("codec")
+    if codec is not None and fmt is not None and codec not in sig.FORMAT_CODECS[fmt]:
+        st.error(spans["codec"].span, f"{fmt} files cannot hold {codec} video", codes.VIDEO_CODEC_CONTAINER,
+                 help=f"{fmt} takes: " + ", ".join(sig.FORMAT_CODECS[fmt]))
+        ok = False
+    audio = settings.get("audio")
+    if (audio == "opus" and fmt in ("mp4", "mov")) or (audio == "aac" and fmt == "webm"):
+        st.error(spans["audio"].span, f"{fmt} files cannot hold {audio} audio", codes.AUDIO_CODEC_CONTAINER)
+        ok = False
+    size = settings.get("size")
+    if isinstance(size, Resolution) and (size.width % 2 or size.height % 2 or size.width > 8192 or size.height > 8192):
+        st.error(spans["size"].span, f"output size {size} is not encodable", codes.SIZE_NOT_ENCODABLE,
+                 help="width and height must be even and at most 8192 (H.264 4:2:0)")
+        ok = False
+    if "crf" in settings and "bitrate" in settings:
+        st.error(spans["bitrate"].span, "give `crf` or `bitrate`, not both", codes.CRF_AND_BITRATE)
+        ok = False
+    return ok
+
+
+def _expect(st: State, inst: Instance) -> None:
+    stmt: ast.Expect = inst.stmt
+    ids = _expect_targets(st, stmt.target, inst)
+    if ids is None:
+        return
+    checks = []
+    ok = True
+    for assertion in stmt.body:
+        check = _assertion(st, assertion, inst)
+        if check is None:
+            ok = False
+        else:
+            checks.append(check)
+    if not ok:
+        return
+    for target in ids:
+        sid = "expect." + target.split(".", 1)[1]
+        if sid in st.steps:
+            st.error(stmt.target.span, f"a second `expect` for `{target.split('.', 1)[1]}`", codes.SECOND_EXPECT,
+                     help="put all checks of an export in one expect block",
+                     related=(Related(st.steps[sid].span, "first expect here"),))
+            continue
+        name = target.split(".", 1)[1]
+        base_name, _, rest = name.partition("[")
+        index = tuple(k.rstrip("]") for k in rest.split("[")) if rest else ()
+        st.steps[sid] = Step(sid, base_name, index, inst.span, (target,),
+                             ExpectSpec(StepRef(target), tuple(checks)))
+
+
+def _expect_targets(st: State, ref: ast.Ref, inst: Instance) -> list[str] | None:
+    binding = inst.env.get(ref.name)
+    if binding is not None and not ref.index:
+        st.error(ref.span, f"`{ref.name}` is the loop variable; expect checks an export", codes.EXPECT_LOOP_VARIABLE)
+        return None
+    ids = lookup(st, ref.name, ref.index, ref.span, inst, many=True)
+    if ids is None:
+        return None
+    for sid in ids:
+        kind = sid.split(".", 1)[0]
+        if kind != "export":
+            st.error(ref.span, f"`{ref.name}` is {article(kind)} {kind}; expect checks an export", codes.EXPECT_NOT_EXPORT,
+                     help="name the export whose file should be checked")
+            return None
+    st.used.update(ids)
+    return ids
+
+
+def _assertion(st: State, a: ast.Assertion, inst: Instance) -> Check | None:
+    subject = a.subject_text
+    text_span = a.span
+    if a.op == "has":
+        words = [w.name for w in a.subject]
+        negated = words[:1] == ["no"]
+        what = " ".join(words[1:] if negated else words)
+        if what not in sig.EXPECT_HAS:
+            st.error(a.span, f"unknown check `has {' '.join(words)}`", codes.UNKNOWN_HAS_CHECK,
+                     expected=tuple(f"`has {h}`" for h in sig.EXPECT_HAS) + tuple(f"`has no {h}`" for h in sig.EXPECT_HAS),
+                     help=suggestion(what, sig.EXPECT_HAS))
+            return None
+        return Check(what, CheckOp.HAS_NO if negated else CheckOp.HAS, None, _assert_text(st, a), text_span)
+    if any(w.index for w in a.subject) or subject not in sig.EXPECT_SUBJECTS:
+        subj_span = Span(a.span.file, a.subject[0].span.line, a.subject[0].span.column,
+                         a.subject[-1].span.end_line, a.subject[-1].span.end_column)
+        st.error(subj_span, f"unknown property `{subject}`", codes.UNKNOWN_PROPERTY,
+                 expected=tuple(f"`{s}`" for s in sig.EXPECT_SUBJECTS),
+                 help=suggestion(subject, sig.EXPECT_SUBJECTS))
+        return None
+    spec, ordered = sig.EXPECT_SUBJECTS[subject]
+    if a.op in ("<", "<=", ">", ">=", "~=") and not ordered:
+        st.error(a.span, f"`{subject}` can only be compared with == or !=", codes.UNORDERED_COMPARISON)
+        return None
+    if a.op == "~=" and subject not in ("duration", "fps", "file size", "bitrate"):
+        st.error(a.span, f"`~=` (about equal) applies to duration, fps, file size and bitrate, not `{subject}`",
+                 codes.APPROX_NOT_APPLICABLE)
+        return None
+    value = coerce(st, a.value, spec, inst, sig.Slot(subject, spec), f"`{subject}`")
+    if value is FAIL:
+        return None
+    return Check(subject, CheckOp(a.op), value, _assert_text(st, a), text_span)
+
+
+def _assert_text(st: State, a: ast.Assertion) -> str:
+    """An assertion as written, for the report of a failed expect."""
+    line = st.sources.line(a.span.file, a.span.line) or ""
+    if a.span.end_line == a.span.line:
+        return line[a.span.column - 1 : a.span.end_column - 1].strip()
+    return line[a.span.column - 1 :].strip()
+
+
+_BY_KIND = {"media": _media, "edit": _edit, "ask": _ask, "export": _export, "expect": _expect}
