@@ -55,7 +55,6 @@ def declare(st: State, stmt, index: tuple[str, ...], env: dict[str, Binding], lo
     st.seq(inst)
 
 
-
 def loop_variables_hiding_steps(st: State) -> None:
     """Once every step is declared: a loop variable named like a step would make the name mean two things."""
     for var in st.loop_vars:
@@ -63,6 +62,7 @@ def loop_variables_hiding_steps(st: State) -> None:
             first = st.decls[var.name][0]
             st.error(var.span, f"loop variable `{var.name}` hides the step `{var.name}`", codes.LOOP_VARIABLE_HIDES_STEP,
                      help="rename the loop variable", related=(Related(first.stmt.name.span, "the step is declared here"),))
+
 
 def _declare_loop(st: State, loop: ast.ForLoop, index, env, loops, base_dir) -> None:
     var = loop.var.name
