@@ -30,7 +30,7 @@ from pathlib import Path
 
 from table import print_table
 
-from nemoflow.engines.local.ffmpeg import ffmpeg_exe
+from nemoflow.media.ffmpeg import ffmpeg_exe
 
 SECONDS = 60
 RECIPE = """nemo 1

@@ -3,6 +3,8 @@
 Used by render.py to measure the smart cut itself: `nemoflow run` adds a fixed
 ~0.4 s (Python, imports, checking the recipe, probing the media) that has
 nothing to do with how the export is done. Prints `export_seconds=<s>`.
+
+    python benchmarks/export_step.py RECIPE STATE_DIR   (STATE_DIR: a fresh directory, so nothing is read from a cache)
 """
 
 from __future__ import annotations
@@ -11,24 +13,26 @@ import sys
 import time
 from pathlib import Path
 
-from nemoflow.engines.local.engine import LocalEngine
+from nemoflow.core.model import StepKind
 from nemoflow.lang.check import check_file
+from nemoflow.run.workspace import RunOptions, Workspace
 
 
-def main(recipe_path: str) -> int:
+def main(recipe_path: str, state_dir: str) -> int:
     recipe = check_file(Path(recipe_path), {}, None, display=recipe_path)
-    engine = LocalEngine(recipe)
-    engine.media_entries()  # probing and validation happen before any export in a real run too
-    total = 0.0
-    for step in recipe.by_kind("export"):
-        engine.export_draft(step)
-        start = time.perf_counter()
-        result = engine.export(step)
-        total += time.perf_counter() - start
-        print(f"{step.id}: {result.method} {result.detail}", file=sys.stderr)
+    with Workspace(recipe, RunOptions(state_dir=Path(state_dir))).reading() as steps:
+        for media in recipe.by_kind(StepKind.MEDIA):
+            steps.media(media.id)  # probing and validation happen before any export in a real run too
+        total = 0.0
+        for step in recipe.by_kind(StepKind.EXPORT):
+            steps.export_draft(step)
+            start = time.perf_counter()
+            outcome = steps.run(step)
+            total += time.perf_counter() - start
+            print(f"{step.id}: {outcome.result['method']} {outcome.result['detail']}", file=sys.stderr)
     print(f"export_seconds={total:.6f}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], sys.argv[2]))

@@ -158,7 +158,7 @@ def tail(text: str, lines: int = 20) -> str:
 
 
 def make_clip(path: Path) -> Path:
-    from nemoflow.engines.local.ffmpeg import ffmpeg_exe
+    from nemoflow.media.ffmpeg import ffmpeg_exe
 
     d = CLIP_SECONDS
     cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
@@ -422,7 +422,7 @@ def med(values: list[float]) -> float:
 
 
 def ffmpeg_version() -> str:
-    from nemoflow.engines.local.ffmpeg import ffmpeg_exe
+    from nemoflow.media.ffmpeg import ffmpeg_exe
 
     out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True, text=True, check=False).stdout
     m = re.match(r"ffmpeg version (\S+)", out)

@@ -296,7 +296,7 @@ def build_cases(work: Path, ffmpeg: str, width: int, height: int, with_moviepy: 
         Case("smartcut", "smart cut 2-12 s (nemoflow)", nemoflow(paths["trim"]), out / "trim.mp4", python=True,
              recipe=paths["trim"]),
         Case("smartcut_step", "smart cut 2-12 s (export step only)",
-             [sys.executable, str(EXPORT_STEP), str(paths["trim_step"])], out / "trim_step.mp4", python=True,
+             [sys.executable, str(EXPORT_STEP), str(paths["trim_step"]), str(out / "trim_step_state")], out / "trim_step.mp4", python=True,
              recipe=paths["trim_step"], inner=True),
         Case("reencode_offkey", "re-encode 2.5-12.5 s (ffmpeg)", reencode("2.5", "reencode_offkey"),
              out / "reencode_offkey.mp4"),

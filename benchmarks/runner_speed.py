@@ -39,7 +39,7 @@ is compared against in the same run, interleaved round-robin, medians of
    tiny without letting start-up dominate, and start-up is also reported on
    its own (`nemoflow check` of the same recipe) with the overhead less it.
    The reference runs the FFmpeg commands nemoflow builds (library API:
-   LocalEngine.export_draft + graph.build_command), with nemoflow's leading
+   Workspace.reading → export_draft + graph.build_command), with nemoflow's leading
    flags, through the same wrapper binary, in a ThreadPoolExecutor(2).
    Reference and nemoflow swap order every round.
 
@@ -244,17 +244,18 @@ def memo_stamp(directory: Path) -> int | None:
 
 def reference_commands(recipe_path: Path, out_dir: Path, scratch: Path, ffmpeg: str) -> list[list[str]]:
     """The FFmpeg command nemoflow builds for each export, writing to out_dir, with nemoflow's leading flags."""
-    from nemoflow.engines.local.engine import LocalEngine
+    from nemoflow.core.model import StepKind
     from nemoflow.engines.local.graph import build_command
     from nemoflow.lang.check import check_file
+    from nemoflow.run.workspace import RunOptions, Workspace
 
     recipe = check_file(recipe_path, {}, None, display=str(recipe_path))
-    engine = LocalEngine(recipe, cache_dir=scratch)
     cmds = []
-    for step in recipe.by_kind("export"):
-        draft, output = engine.export_draft(step)
-        cmd = build_command(draft, output, out_dir / step.spec.path.name, what=step.id, cache_dir=scratch, transforms={})
-        cmds.append([ffmpeg, *NEMOFLOW_LEADING, *cmd.args])
+    with Workspace(recipe, RunOptions(state_dir=scratch / "state")).reading() as steps:
+        for step in recipe.by_kind(StepKind.EXPORT):
+            draft, output = steps.export_draft(step)
+            cmd = build_command(draft, output, out_dir / step.spec.path.name, what=step.id, cache_dir=scratch, transforms={})
+            cmds.append([ffmpeg, *NEMOFLOW_LEADING, *cmd.args])
     return cmds
 
 

@@ -41,3 +41,16 @@ def setting(section: str, key: str, env: str | None = None, default: Any = None)
         return os.environ[env]
     value = _load(config_path()).get(section, {}).get(key)
     return default if value is None else value
+
+
+def cache_dir() -> Path:
+    """Where content-addressed work is kept across recipes (analyses, stabilization passes, encoded sources).
+
+    NEMOFLOW_CACHE_DIR, else the platform's user cache dir.
+    """
+    env = os.environ.get("NEMOFLOW_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("nemoflow")) / "local"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from nemoflow.engines.local.ffmpeg import ffmpeg_exe
+from nemoflow.media.ffmpeg import ffmpeg_exe
 
 
 def ffmpeg(*args: str) -> None:

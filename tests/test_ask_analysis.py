@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from mediagen import ffmpeg
 
+from nemoflow.draft.media import MediaEntry
 from nemoflow.engines.local.ask import analysis, footage
 from nemoflow.engines.local.ask.analysis import Analysis, analyse
 from nemoflow.engines.local.grade import adjust_eq
@@ -60,8 +61,8 @@ def _fresh_memo():
 
 
 def run(entry: dict, start_ms: int, length_ms: int, cache: Path, **kw) -> Analysis:
-    return analyse(entry, start_ms, length_ms, cache_dir=cache, content_id=entry.get("path") or json.dumps(entry["gen"]),
-                   what="test analysis", **kw)
+    content = entry.get("path") or json.dumps(entry["gen"])
+    return analyse(MediaEntry.from_json(entry), start_ms, length_ms, cache_dir=cache, content_id=content, what="test analysis", **kw)
 
 
 def near(spans, expected, tol):

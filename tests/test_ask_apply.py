@@ -10,11 +10,11 @@ import pytest
 from nemoflow.core.model import ExportSettings
 from nemoflow.draft import ops
 from nemoflow.draft.model import AUDIO, TEXT, VIDEO, Draft
+from nemoflow.draft.output import output_for
 from nemoflow.draft.schema import checked
 from nemoflow.engines.local.ask import apply, footage
 from nemoflow.engines.local.ask.analysis import Analysis
 from nemoflow.engines.local.ask.intents import Intent
-from nemoflow.engines.local.presets import output_for
 from nemoflow.errors import DraftError
 
 CLIP = {"kind": "video", "path": "/f/a.mp4", "d": 20000, "w": 1920, "h": 1080, "fps": 30.0, "audio": True, "pix_fmt": "yuv420p"}

@@ -13,7 +13,7 @@ from mediagen import make_black_ends, make_dull, make_shaky, make_video
 from renderkit import frame_at
 from runnerkit import events, finished, nf
 
-from nemoflow.engines.local.probe import probe
+from nemoflow.media.probe import probe
 
 EXPORT = """
 export out = {base} {{
@@ -146,11 +146,43 @@ def test_an_instruction_it_cannot_map_fails_before_anything_runs(tmp_path, words
     result = nf("run", path)
     assert result.exit_code == 2  # a user error: the recipe says something the local engine cannot do
     text = result.output
-    assert quoted in text and "It understands:" in text and "trim the shaky clips" in text and "nemo engine" in text
+    assert quoted in text and "understands:" in text and "trim the shaky clips" in text and "nemo engine" in text
     col = len("ask fixed = haze ") + 2 + words.index(quoted[1:-1])
     assert f"r.nemo:4:{col}" in text  # the column of the words it did not understand
     assert "^" in text and "Traceback" not in text
+    error = next(line for line in text.splitlines() if line.startswith("nemoflow: error: ask.fixed"))
+    assert error.count("r.nemo:") == 1  # one location, not a second one inside the message
     assert not (tmp_path / "out").exists()
+
+
+def test_check_finds_what_the_local_engine_cannot_do_as_plan_does(tmp_path):
+    """`nemoflow check` reports an instruction the local engine cannot map (E401), with `nemo` it is fine."""
+    make_dull(tmp_path / "haze.mp4", duration=1.0)
+    path = recipe(tmp_path, 'media haze = "haze.mp4"\nask fixed = haze "color grade, then frobnicate"\n')
+    checked = nf("check", path, "--json")
+    assert checked.exit_code == 2
+    (diag,) = json.loads(checked.stdout)["files"][0]["diagnostics"]
+    assert diag["code"] == "E401" and "“frobnicate”" in diag["message"]
+    start = len('ask fixed = haze "') + len("color grade, then ") + 1
+    assert diag["range"] == {"start": {"line": 4, "column": start}, "end": {"line": 4, "column": start + len("frobnicate")}}
+    assert nf("check", path, "--engine", "nemo").exit_code == 0  # the cloud's agent takes any instruction
+    planned = nf("plan", path)
+    assert planned.exit_code == 1 and "E401" not in planned.output and "frobnicate" in planned.output
+
+
+def test_the_caret_stands_under_the_words_it_did_not_understand_after_wide_characters(tmp_path):
+    import unicodedata
+
+    def cells(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+    make_dull(tmp_path / "haze.mp4", duration=1.0)
+    path = recipe(tmp_path, 'media haze = "haze.mp4"\nask fixed = haze "调色，然后 frobnicate"\n')
+    lines = nf("check", path).stderr.splitlines()
+    quoted = next(i for i, line in enumerate(lines) if line.lstrip().startswith("4 |"))
+    source, caret = lines[quoted], lines[quoted + 1]
+    assert cells(source[: source.index("frobnicate")]) == caret.index("^")  # the same terminal column
+    assert caret.count("^") == len("frobnicate")
 
 
 def test_a_value_out_of_range_is_an_error_that_points_at_it(tmp_path):

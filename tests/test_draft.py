@@ -118,8 +118,10 @@ def test_reframe_changes_the_canvas_aspect():
 
 def _compile(text: str, tmp_path: Path, media: dict) -> dict[str, Draft]:
     from nemoflow.draft.build import build_edit
+    from nemoflow.draft.media import MediaEntry
 
     recipe = check_source(text, "t.nemo", tmp_path, {})
+    media = {sid: MediaEntry.from_json(entry) for sid, entry in media.items()}
     built: dict[str, Draft] = {}
 
     def draft_of(sid):

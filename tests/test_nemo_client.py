@@ -23,7 +23,6 @@ from nemoflow import __version__
 from nemoflow.engines.nemo import contract
 from nemoflow.engines.nemo.client import NemoClient, attribution_headers
 from nemoflow.engines.nemo.credentials import CredentialStore, credentials_path
-from nemoflow.engines.nemo.engine import check_uploadable
 from nemoflow.engines.nemo.errors import (
     ApiError,
     AuthError,
@@ -35,6 +34,7 @@ from nemoflow.engines.nemo.errors import (
     UploadRefused,
 )
 from nemoflow.engines.nemo.settings import NemoSettings
+from nemoflow.engines.nemo.uploads import check_uploadable
 from nemoflow.errors import MediaError, TransientError
 from nemoflow.testing.fake_nemo import FakeNemo, LoggedRequest
 

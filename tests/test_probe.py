@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from mediagen import ffmpeg, make_audio, make_image, make_video
 
-from nemoflow.engines.local.ffmpeg import ffmpeg_exe
-from nemoflow.engines.local.media import DEFAULT_MAX_BYTES, max_media_bytes, sniff, validate_media
-from nemoflow.engines.local.probe import describe, probe
 from nemoflow.errors import ConfigError, MediaError
+from nemoflow.media.ffmpeg import ffmpeg_exe
+from nemoflow.media.probe import describe, probe
+from nemoflow.media.validate import DEFAULT_MAX_BYTES, max_media_bytes, sniff, validate_media
 
 FRAME = 1 / 30
 
@@ -273,7 +273,7 @@ def test_json_and_describe(media: dict[str, Path]) -> None:
 
 
 def test_probe_module_does_not_import_av() -> None:
-    code = "import sys, nemoflow.engines.local.probe, nemoflow.engines.local.media; sys.exit('av' in sys.modules)"
+    code = "import sys, nemoflow.media.probe, nemoflow.media.validate; sys.exit('av' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 

@@ -12,7 +12,7 @@ import pytest
 from mediagen import make_audio, make_image, make_video
 from renderkit import count_frames, frame_at, rms, run_recipe, sound
 
-from nemoflow.engines.local.probe import probe
+from nemoflow.media.probe import probe
 
 FPS = 30
 FRAME = 1 / FPS
@@ -128,8 +128,8 @@ def test_title_text_cannot_inject_filter_syntax(tmp_path, media):
     """Quotes, colons, backslashes, %{…}, ; and [ render as themselves, identical to drawing the text from a file."""
     import subprocess
 
-    from nemoflow.engines.local.ffmpeg import ffmpeg_exe
     from nemoflow.engines.local.text import bundled_font
+    from nemoflow.media.ffmpeg import ffmpeg_exe
 
     nasty = "It's: C:\\\\x %{pts} ; [a] ,b' \\\\' =c"  # as written in the recipe (\\ is one backslash)
     literal = "It's: C:\\x %{pts} ; [a] ,b' \\' =c"

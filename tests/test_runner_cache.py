@@ -13,8 +13,8 @@ import pytest
 from mediagen import make_video
 from runnerkit import events, finished, make_project, nf, plan
 
-from nemoflow.engines.local.probe import probe
-from nemoflow.plan.digests import sha256_file
+from nemoflow.core.hashing import sha256_file
+from nemoflow.media.probe import probe
 
 ALL = {"media.clip", "media.bars", "edit.cut", "edit.other", "export.a", "expect.a", "export.b"}
 
@@ -99,7 +99,7 @@ def test_cache_format_is_part_of_every_key(project, monkeypatch):
 
 
 def test_another_ffmpeg_build_reruns_everything(project, tmp_path):
-    from nemoflow.engines.local.ffmpeg import ffmpeg_exe
+    from nemoflow.media.ffmpeg import ffmpeg_exe
 
     fake = tmp_path / "ffmpeg-fake"
     fake.write_text(f'#!/bin/sh\nif [ "$2" = "-version" ]; then echo "ffmpeg version n99.0-test"; exit 0; fi\nexec "{ffmpeg_exe()}" "$@"\n')
@@ -138,7 +138,7 @@ def test_a_moved_checkout_keeps_its_cache(project, tmp_path):
 
 def test_digests_are_memoized_by_size_mtime_inode(project):
     from nemoflow.lang.check import check_file
-    from nemoflow.run.runner import Workspace
+    from nemoflow.run.workspace import Workspace
 
     ws = Workspace(check_file(project, {}, None, display=str(project)))
     ws.plan()

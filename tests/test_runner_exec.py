@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 from runnerkit import RECIPE, events, finished, journal_events, make_project, nf
 
-from nemoflow.engines.local.probe import probe
+from nemoflow.media.probe import probe
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -192,7 +192,7 @@ def _cli(*args, env=None, **kw):
 
 
 def test_an_unchanged_rerun_starts_no_ffmpeg(tmp_path):
-    from nemoflow.engines.local.ffmpeg import ffmpeg_exe
+    from nemoflow.media.ffmpeg import ffmpeg_exe
 
     log = tmp_path / "ffmpeg.log"
     wrapper = tmp_path / "ffmpeg"

@@ -19,9 +19,9 @@ import pytest
 from mediagen import ffmpeg, make_video
 
 from nemoflow.engines.local import smartcut
-from nemoflow.engines.local.ffmpeg import ffmpeg_exe
 from nemoflow.engines.local.smartcut import Piece, incompatibility, smart_cut
 from nemoflow.errors import RenderError
+from nemoflow.media.ffmpeg import ffmpeg_exe
 
 FPS = 30
 LUMA = ("if(lt(Y,H/2),255*mod(floor((N+{offset})/pow(2,floor(X*8/W))),2),"

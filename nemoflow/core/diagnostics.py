@@ -107,6 +107,19 @@ class Sources:
         return lines[line - 1]
 
 
+def span_within(literal: Span, sources: Sources, value: str, start: int, end: int) -> Span:
+    """The span of `value[start:end]` inside the string literal at `literal`.
+
+    Exact when the literal is the value in quotes on one line; when escapes or
+    line breaks make columns and characters differ, the whole literal.
+    """
+    text = sources.line(literal.file, literal.line)
+    if text is None or literal.end_line != literal.line or text[literal.column:literal.end_column - 2] != value:
+        return literal
+    first = literal.column + 1 + start
+    return Span(literal.file, literal.line, first, literal.line, first + max(end - start, 1))
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to a misspelt word, if any is close enough."""
     pool = sorted(set(candidates))
@@ -152,7 +165,7 @@ def _caret_line(source_line: str, column: int, length: int) -> str:
 def render(diag: Diagnostic, sources: Sources) -> str:
     """Human form: `file:line:col: error: message`, the line, a caret, expected, help."""
     sp = diag.span
-    out = [f"{sp.file}:{sp.line}:{sp.column}: {diag.severity}: {diag.message}"]
+    out = [f"{sp}: {diag.severity}: {diag.message}"]
     text = sources.line(sp.file, sp.line)
     if text is not None:
         shown = _printable(text)

@@ -49,6 +49,16 @@ class CheckOp(enum.StrEnum):
     HAS_NO = "has no"
 
 
+def step_id(kind: StepKind, name: str, index: tuple[str, ...] = ()) -> str:
+    """`export.final[clip_a]`: the stable name plans, keys, reports and targets use; built here, never split apart."""
+    return f"{kind}.{name}" + label(name, index)[len(name):]
+
+
+def label(name: str, index: tuple[str, ...] = ()) -> str:
+    """`final[clip_a]`: how a step is named in a recipe (the id without its kind)."""
+    return name + "".join(f"[{k}]" for k in index)
+
+
 @attrs.frozen
 class StepRef:
     """A resolved reference to another step."""
@@ -223,6 +233,11 @@ class Step(Generic[S]):
     @property
     def kind(self) -> StepKind:
         return self.spec.kind
+
+    @property
+    def label(self) -> str:
+        """`final[clip_a]`: the step as the recipe names it."""
+        return label(self.name, self.index)
 
     def to_json(self) -> dict:
         return {

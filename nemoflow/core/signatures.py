@@ -155,9 +155,22 @@ EXPECT_SUBJECTS: dict[str, tuple[object, bool]] = {
 }
 EXPECT_HAS = ("audio", "video")
 
-MEDIA_EXTENSIONS = ("mp4", "mov", "avi", "webm", "mkv", "jpg", "jpeg", "png", "gif", "webp", "mp3", "wav", "m4a", "aac")
-IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "gif", "webp")
-AUDIO_EXTENSIONS = ("mp3", "wav", "m4a", "aac")
+MEDIA_TYPES = ("mp4", "mov", "avi", "webm", "mkv", "jpg", "png", "gif", "webp", "mp3", "wav", "m4a", "aac")
+"""What a media file may hold, judged by its content (media/validate.py sniffs these)."""
+IMAGE_TYPES = ("jpg", "png", "gif", "webp")
+AUDIO_TYPES = ("mp3", "wav", "m4a", "aac")
+MEDIA_EXTENSIONS = tuple(e for t in MEDIA_TYPES for e in ((t, "jpeg") if t == "jpg" else (t,)))
+"""The file names a `media` line accepts."""
+
+
+def kind_of_type(name: str) -> str | None:
+    """"image", "audio" or "video" for a media type or file extension (`JPEG`, `.mp3`), None if unsupported."""
+    ext = name.lower().lstrip(".")
+    ext = "jpg" if ext == "jpeg" else ext
+    if ext not in MEDIA_TYPES:
+        return None
+    return "image" if ext in IMAGE_TYPES else "audio" if ext in AUDIO_TYPES else "video"
+
 FORMAT_CODECS = {"mp4": ("h264", "hevc"), "mov": ("h264", "hevc"), "mkv": ("h264", "hevc", "vp9"), "webm": ("vp9",)}
 
 PARAM_TYPES = ("duration", "percent", "resolution", "aspect", "color", "string", "number", "int", "bool",

@@ -14,10 +14,11 @@ from ..core.model import EditSpec, Op, Step, StepRef
 from ..core.values import Color, Decibels, Duration, Factor, Percent
 from ..errors import DraftError
 from . import ops
+from .media import MediaEntry, MediaKind
 from .model import Draft
 from .schema import checked
 
-MediaLookup = Mapping[str, dict[str, Any]]
+MediaLookup = Mapping[str, MediaEntry]
 DraftLookup = Callable[[str], Draft]
 
 
@@ -47,11 +48,11 @@ def color_hex(value: Color | None) -> str | None:
     return f"#{value.r:02x}{value.g:02x}{value.b:02x}{alpha}"
 
 
-def media_clip_draft(media_id: str, entry: dict[str, Any]) -> Draft:
+def media_clip_draft(media_id: str, entry: MediaEntry) -> Draft:
     """A draft holding one whole media file: what an export of a media step renders."""
-    if entry["kind"] == "audio":
+    if entry.kind == MediaKind.AUDIO:
         raise DraftError(f"`{media_id}` holds only audio; an export needs video (use it with `music` in an edit)")
-    if entry["kind"] == "image":
+    if entry.kind == MediaKind.IMAGE:
         return ops.add_clip(Draft(m={"name": media_id}), media_id, entry, d_ms=5000, still=True)
     return ops.add_clip(Draft(m={"name": media_id}), media_id, entry)
 
@@ -65,18 +66,18 @@ def build_edit(step: Step, media: MediaLookup, draft_of: DraftLookup) -> Draft:
         try:
             draft = apply(draft, op, media, draft_of)
         except DraftError as err:
-            raise DraftError(f"{op.span.file}:{op.span.line}:{op.span.column}: in {step.id}, `{op.verb}`: {err}") from None
+            raise DraftError(f"{op.span}: in {step.id}, `{op.verb}`: {err}") from None
     if draft.m.get("next_tr"):
         last = next(op for op in reversed(spec.ops) if op.verb == "transition")
-        raise DraftError(f"{last.span.file}:{last.span.line}:{last.span.column}: in {step.id}, the `transition` has no clip after it; "
+        raise DraftError(f"{last.span}: in {step.id}, the `transition` has no clip after it; "
                          "add a `video` after it or remove it")
     if not draft.segments(0):
-        raise DraftError(f"{step.span.file}:{step.span.line}:{step.span.column}: edit `{step.name}` puts no video on the timeline; "
+        raise DraftError(f"{step.span}: edit `{step.name}` puts no video on the timeline; "
                          "add a `video`, `image` or `concat` clause")
     return checked(ops.normalize(draft), f"built from {step.id}")
 
 
-def _source(ref: StepRef, media: MediaLookup, draft_of: DraftLookup) -> tuple[str, dict[str, Any] | None, Draft | None]:
+def _source(ref: StepRef, media: MediaLookup, draft_of: DraftLookup) -> tuple[str, MediaEntry | None, Draft | None]:
     if ref.id in media:
         return ref.id, media[ref.id], None
     return ref.id, None, draft_of(ref.id)
@@ -96,18 +97,18 @@ def apply(draft: Draft, op: Op, media: MediaLookup, draft_of: DraftLookup) -> Dr
             out_ms = None if length is None else in_ms + round(length * speed)
             return ops.splice(draft, other, in_ms=in_ms, out_ms=out_ms, speed=speed,
                               volume=volume if ("volume" in a or a.get("mute")) else None)
-        if entry["kind"] == "audio":
+        if entry.kind == MediaKind.AUDIO:
             raise DraftError(f"`{src}` holds only audio; use `music {src}` or `audio {src}`")
-        if entry["kind"] == "image":
+        if entry.kind == MediaKind.IMAGE:
             raise DraftError(f"`{src}` is a still image; use `image {src} for 3s`")
-        if entry.get("d") is not None and in_ms >= entry["d"]:
-            raise DraftError(f"the in-point {in_ms / 1000:g}s is past the end of `{src}` ({entry['d'] / 1000:g}s long)")
-        if length is not None and entry.get("d") is not None and in_ms + length * speed > entry["d"] + 1:
-            raise DraftError(f"the clip runs to {(in_ms + length * speed) / 1000:g}s but `{src}` is only {entry['d'] / 1000:g}s long")
+        if entry.d is not None and in_ms >= entry.d:
+            raise DraftError(f"the in-point {in_ms / 1000:g}s is past the end of `{src}` ({entry.d / 1000:g}s long)")
+        if length is not None and entry.d is not None and in_ms + length * speed > entry.d + 1:
+            raise DraftError(f"the clip runs to {(in_ms + length * speed) / 1000:g}s but `{src}` is only {entry.d / 1000:g}s long")
         return ops.add_clip(draft, src, entry, in_ms=in_ms, d_ms=length, speed=speed, volume=volume)
     if verb == "image":
         src, entry, _ = _source(a["source"], media, draft_of)
-        if entry is None or entry["kind"] != "image":
+        if entry is None or entry.kind != MediaKind.IMAGE:
             raise DraftError(f"`{src}` is not a still image; use `video {src}`")
         return ops.add_clip(draft, src, entry, d_ms=ms(a["for"]), still=True, fit=a.get("fit"))
     if verb == "concat":
@@ -115,9 +116,9 @@ def apply(draft: Draft, op: Op, media: MediaLookup, draft_of: DraftLookup) -> Dr
             src, entry, other = _source(ref, media, draft_of)
             if other is not None:
                 draft = ops.splice(draft, other)
-            elif entry["kind"] == "image":
+            elif entry.kind == MediaKind.IMAGE:
                 draft = ops.add_clip(draft, src, entry, d_ms=5000, still=True)
-            elif entry["kind"] == "audio":
+            elif entry.kind == MediaKind.AUDIO:
                 raise DraftError(f"`{src}` holds only audio and cannot be concatenated as a clip")
             else:
                 draft = ops.add_clip(draft, src, entry)

@@ -16,6 +16,8 @@ from typing import Any
 
 import attrs
 
+from .media import MediaEntry
+
 VIDEO, AUDIO, TEXT = 0, 1, 7
 TRACK_NAMES = {VIDEO: "Video", AUDIO: "Audio", TEXT: "Text"}
 FORMAT_VERSION = 1
@@ -119,6 +121,10 @@ class Draft:
     @property
     def media(self) -> dict[str, dict[str, Any]]:
         return self.m.get("media", {})
+
+    def media_entry(self, media_id: str) -> MediaEntry:
+        """One entry of the media table, typed (a DraftError if it is not a valid entry)."""
+        return MediaEntry.from_json(self.media.get(media_id), f"the draft's media `{media_id}`")
 
     @property
     def canvas(self) -> dict[str, Any] | None:

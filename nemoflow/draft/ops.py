@@ -7,11 +7,13 @@ Nothing here knows about FFmpeg or the recipe language.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from ..errors import DraftError
+from .media import MediaEntry
 from .model import AUDIO, TEXT, VIDEO, Draft, Segment
 
 DEFAULT_FPS = 30.0
@@ -23,36 +25,38 @@ def even(x: float) -> int:
     return max(2, round(x / 2) * 2)
 
 
-def add_media(draft: Draft, media_id: str, entry: dict[str, Any]) -> Draft:
+def add_media(draft: Draft, media_id: str, entry: MediaEntry | Mapping[str, Any]) -> Draft:
     """Register a media entry (path or generator, plus probed facts) under its step id."""
-    if draft.media.get(media_id) == entry:
+    data = MediaEntry.from_json(entry, f"media `{media_id}`").to_json()
+    if draft.media.get(media_id) == data:
         return draft
-    return draft.with_m(media={**draft.media, media_id: entry})
+    return draft.with_m(media={**draft.media, media_id: data})
 
 
-def _canvas_for(entry: dict[str, Any]) -> dict[str, Any]:
-    fps = entry.get("fps") or DEFAULT_FPS
-    if entry.get("vfr") or fps > 240:
+def _canvas_for(entry: MediaEntry) -> dict[str, Any]:
+    fps = entry.fps or DEFAULT_FPS
+    if entry.vfr or fps > 240:
         fps = DEFAULT_FPS if fps > 240 else round(fps)
-    return {"w": even(entry.get("w", 1920)), "h": even(entry.get("h", 1080)), "fps": round(float(fps), 3)}
+    return {"w": even(entry.w or 1920), "h": even(entry.h or 1080), "fps": round(float(fps), 3)}
 
 
-def add_clip(draft: Draft, media_id: str, entry: dict[str, Any], *, in_ms: int = 0, d_ms: int | None = None,
+def add_clip(draft: Draft, media_id: str, entry: MediaEntry | Mapping[str, Any], *, in_ms: int = 0, d_ms: int | None = None,
              speed: float = 1.0, volume: float = 100.0, still: bool = False, fit: str | None = None) -> Draft:
     """Append a clip of `media_id` at the end of the video track (after a pending transition, overlapping by it).
 
     `d_ms` is the length on the timeline; without it the clip plays to the end of the media.
     """
+    entry = MediaEntry.from_json(entry, f"media `{media_id}`")
     draft = add_media(draft, media_id, entry)
     if d_ms is None:
-        length = entry.get("d")
+        length = entry.d
         if length is None:
             raise DraftError(f"`{media_id}` is a still image: say how long it shows (`image {media_id} for 3s`)")
         d_ms = round((length - in_ms) / speed)
     if d_ms <= 0:
-        raise DraftError(f"the clip of `{media_id}` would be empty (in-point {in_ms} ms, media length {entry.get('d')} ms)")
+        raise DraftError(f"the clip of `{media_id}` would be empty (in-point {in_ms} ms, media length {entry.d} ms)")
     if draft.canvas is None:
-        draft = draft.with_m(canvas=_canvas_for(entry) if entry.get("w") else dict(DEFAULT_CANVAS))
+        draft = draft.with_m(canvas=_canvas_for(entry) if entry.w else dict(DEFAULT_CANVAS))
     video = list(draft.segments(VIDEO))
     start = video[-1].end if video else 0
     tr = draft.m.get("next_tr")
@@ -91,8 +95,8 @@ def splice(draft: Draft, other: Draft, *, in_ms: int = 0, out_ms: int | None = N
         part = set_volume(part, volume)
     if not part.segments(VIDEO):
         raise DraftError(f"`{other.m.get('name', 'the draft')}` has no video to add")
-    for media_id, entry in part.media.items():
-        draft = add_media(draft, media_id, entry)
+    if any(draft.media.get(mid) != entry for mid, entry in part.media.items()):
+        draft = draft.with_m(media={**draft.media, **part.media})
     if draft.canvas is None and part.canvas is not None:
         draft = draft.with_m(canvas=dict(part.canvas))
     video = list(draft.segments(VIDEO))
@@ -240,15 +244,16 @@ def add_text(draft: Draft, text: str, style: dict[str, Any], *, st: int = 0, d: 
     return draft.with_segments(TEXT, [*draft.segments(TEXT), Segment(st=int(st), d=int(d), m=m)])
 
 
-def add_sound(draft: Draft, media_id: str, entry: dict[str, Any], *, st: int = 0, in_ms: int = 0, d: int | None = None,
+def add_sound(draft: Draft, media_id: str, entry: MediaEntry | Mapping[str, Any], *, st: int = 0, in_ms: int = 0, d: int | None = None,
               volume: float = 100.0, fade_in: int = 0, fade_out: int = 0, loop: bool = False, bed: bool = False,
               duck: float | None = None) -> Draft:
     """Add audio: a bed under the whole timeline (`bed`), or a sound placed at `st`."""
-    if entry.get("audio") is False:
+    entry = MediaEntry.from_json(entry, f"media `{media_id}`")
+    if not entry.audio:
         raise DraftError(f"`{media_id}` has no audio track to play")
     draft = add_media(draft, media_id, entry)
     if d is None and not bed:
-        length = entry.get("d")
+        length = entry.d
         d = max(int(length) - in_ms, 0) if length is not None else 0
     m: dict[str, Any] = {"src": media_id, "in": int(in_ms), "volume": float(volume)}
     for key, value in (("fade_in", fade_in), ("fade_out", fade_out)):

@@ -197,7 +197,6 @@ class ForLoop:
 
 
 Statement = Union[Include, Engine, Param, Media, Edit, Ask, Export, Expect, ForLoop]
-Block = Union[Media, Edit, Ask, Export, Expect]
 
 
 @attrs.frozen
@@ -215,5 +214,3 @@ class Module:
     statements: tuple[Statement, ...]
     comments: tuple[Comment, ...]
 
-
-STEP_KINDS = ("media", "edit", "ask", "export", "expect")

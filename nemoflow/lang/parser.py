@@ -29,9 +29,6 @@ MAX_SYNTAX_ERRORS = 20
 _PUNCTUATION = {"NEMO", "INCLUDE", "ENGINE", "PARAM", "MEDIA", "EDIT", "ASK", "EXPORT", "EXPECT", "FOR", "IN", "GLOB",
                 "EQUAL", "COLON", "COMMA", "LBRACE", "RBRACE", "LPAR", "RPAR", "LSQB", "RSQB"}
 STATEMENT_KEYWORDS = ("include", "engine", "param", "media", "edit", "ask", "export", "expect", "for")
-# `engine` is a statement too, but a once-per-recipe setting: it is offered as a
-# "did you mean" for a misspelt statement, not listed with the keywords above.
-_SUGGESTED_KEYWORDS = STATEMENT_KEYWORDS
 
 _VALUE_TERMINALS = {"STRING", "LONG_STRING", "QUANTITY", "TIMECODE", "RATIO", "COLOR", "VAR", "TRUE", "FALSE", "LSQB"}
 _READABLE = {
@@ -374,7 +371,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> tuple[Diag
         return Diagnostic(span, "a recipe must start with the version header `nemo 1`", codes.MISSING_HEADER.id,
                           help="add `nemo 1` as the first line"), True
     if "MEDIA" in expected and tok.type in ("NAME", "INDEXED"):
-        hint = suggestion(tok.value, _SUGGESTED_KEYWORDS)
+        hint = suggestion(tok.value, STATEMENT_KEYWORDS)
         return Diagnostic(span, f"unknown statement `{tok.value}`", codes.UNKNOWN_STATEMENT.id,
                           expected=tuple(f"`{k}`" for k in STATEMENT_KEYWORDS),
                           help=hint or "each statement starts with one of the keywords above"), False

@@ -10,24 +10,16 @@ could otherwise go unseen.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
 import time
 from pathlib import Path
 
+from ..core.hashing import sha256_file
+
 FORMAT = 1
 _RACY_NS = 2_000_000_000
-_CHUNK = 1 << 20
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class DigestMemo:

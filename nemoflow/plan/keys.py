@@ -12,6 +12,7 @@ out, so moving a block does not either.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import os
@@ -22,20 +23,111 @@ from typing import Any
 import attrs
 
 from ..core.diagnostics import Span
-from ..core.model import Recipe, Step, StepRef
+from ..core.model import MediaSource, Recipe, Step, StepKind, StepRef
+from ..core.values import VALUE_TYPES
 from .digests import DigestMemo
 
 CACHE_FORMAT = 1
 
 
+class Part(enum.StrEnum):
+    """What a key component stands for; `explain` words a change by it."""
+
+    KIND = "kind"  # the step's kind
+    FIELD = "field"  # a field of the step's spec (an ask's instruction, an export's path, …)
+    CLAUSE = "clause"  # one clause of an edit, numbered
+    CHECK = "check"  # one assertion of an expect, numbered
+    PARAM = "param"  # one export setting or generator option
+    INPUT = "input"  # the key of a step this one reads
+    FILE = "file"  # the content digest of a file it reads
+    IDENTITY = "identity"  # the engine and what it renders with
+    FORMAT = "format"  # the cache format
+
+
+@attrs.frozen
+class Component:
+    """One thing a key depends on: what it is (`part`, `label`, `index`) and its canonical value (JSON text or a digest)."""
+
+    part: Part
+    label: str  # the clause's verb, the setting's name, the input's step id, the file's relative path, the identity's name
+    value: str
+    index: int | None = None  # clauses and checks: their number in the block
+
+    @property
+    def name(self) -> str:
+        """The component's name inside the hashed blob ("clause 3 video", "param size", "ffmpeg")."""
+        if self.part in (Part.CLAUSE, Part.CHECK):
+            return f"{self.part} {self.index} {self.label}"
+        if self.part in (Part.PARAM, Part.INPUT, Part.FILE):
+            return f"{self.part} {self.label}"
+        return self.label
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"part": str(self.part), "label": self.label, "value": self.value}
+        if self.index is not None:
+            out["index"] = self.index
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> Component | None:
+        """Read back from a store record (untrusted): None unless every field has its type."""
+        if not isinstance(data, dict) or not isinstance(data.get("label"), str) or not isinstance(data.get("value"), str):
+            return None
+        index = data.get("index")
+        if index is not None and (not isinstance(index, int) or isinstance(index, bool)):
+            return None
+        try:
+            part = Part(data.get("part"))
+        except ValueError:
+            return None
+        return cls(part, data["label"], data["value"], index)
+
+    @classmethod
+    def from_legacy(cls, name: str, value: str) -> Component:
+        """A component as caches of nemoflow 0.1.0 kept it (name → value): read for `explain` of results made then."""
+        head, _, rest = name.partition(" ")
+        if head in (Part.CLAUSE, Part.CHECK):
+            number, _, label = rest.partition(" ")
+            if number.isdigit():
+                return cls(Part(head), label, value, int(number))
+        if head in (Part.PARAM, Part.INPUT, Part.FILE) and rest:
+            return cls(Part(head), rest, value)
+        if name == "kind":
+            return cls(Part.KIND, name, value)
+        if name == "format":
+            return cls(Part.FORMAT, name, value)
+        return cls(Part.IDENTITY if name in _LEGACY_IDENTITY else Part.FIELD, name, value)
+
+
+_LEGACY_IDENTITY = ("engine", "ffmpeg", "interpreter")
+
+
+def components_from(data: Any) -> tuple[Component, ...] | None:
+    """Components as a store keeps them (a list of objects; a name → value table from 0.1.0), or None if unreadable."""
+    if isinstance(data, list):
+        parts = [Component.from_json(item) for item in data]
+        return None if any(p is None for p in parts) else tuple(p for p in parts if p is not None)
+    if isinstance(data, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        return tuple(Component.from_legacy(k, v) for k, v in data.items())
+    return None
+
+
 @attrs.frozen
 class StepKey:
     key: str
-    components: dict[str, str]  # name → canonical value (JSON text or a digest)
+    components: tuple[Component, ...]
 
     @property
     def short(self) -> str:
         return self.key[:12]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [c.to_json() for c in self.components]
+
+
+def _hashed(components: tuple[Component, ...]) -> str:
+    blob = json.dumps({c.name: c.value for c in components}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def compute_keys(recipe: Recipe, order: list[str], digests: DigestMemo, identity: dict[str, str],
@@ -50,20 +142,17 @@ def compute_keys(recipe: Recipe, order: list[str], digests: DigestMemo, identity
     keys: dict[str, StepKey] = {}
     for sid in order:
         step = recipe.steps[sid]
-        comps: dict[str, str] = {"kind": step.kind}
-        comps.update(_spec_components(step, base))
-        for dep in step.inputs:
-            if dep in keys:
-                comps[f"input {dep}"] = keys[dep].key
+        comps: list[Component] = [Component(Part.KIND, "kind", str(step.kind))]
+        comps += _spec_components(step, base)
+        comps += [Component(Part.INPUT, dep, keys[dep].key) for dep in step.inputs if dep in keys]
         for label, path in _files_read(step, base):
-            digest = digests.digest(path)
-            comps[f"file {label}"] = digest or "missing"
-        comps.update(identity)
+            comps.append(Component(Part.FILE, label, digests.digest(path) or "missing"))
+        comps += [Component(Part.IDENTITY, name, value) for name, value in identity.items()]
         if step_identity is not None:
-            comps.update(step_identity(step))
-        comps["format"] = str(CACHE_FORMAT)
-        blob = json.dumps(comps, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        keys[sid] = StepKey(hashlib.sha256(blob.encode()).hexdigest(), comps)
+            comps += [Component(Part.IDENTITY, name, value) for name, value in step_identity(step).items()]
+        comps.append(Component(Part.FORMAT, "format", str(CACHE_FORMAT)))
+        unique = tuple({c.name: c for c in comps}.values())  # a later component of the same name wins, as in a dict
+        keys[sid] = StepKey(_hashed(unique), unique)
     return keys
 
 
@@ -95,24 +184,22 @@ def _text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _spec_components(step: Step, base: Path) -> dict[str, str]:
+def _spec_components(step: Step, base: Path) -> list[Component]:
     spec = step.spec
-    out: dict[str, str] = {}
+    out: list[Component] = []
     for field in attrs.fields(type(spec)):
         value = getattr(spec, field.name)
         if isinstance(value, Span):  # where something was written: moving it changes nothing
             continue
         if field.name == "ops":  # edit clauses: one component each, numbered, without their line
-            for i, op in enumerate(value, 1):
-                out[f"clause {i} {op.verb}"] = _text(_canon(op.args, base))
+            out += [Component(Part.CLAUSE, op.verb, _text(_canon(op.args, base)), i) for i, op in enumerate(value, 1)]
         elif field.name == "checks":
-            for i, check in enumerate(value, 1):
-                out[f"check {i} {check.subject}"] = _text([check.op, _canon(check.value, base)])
+            out += [Component(Part.CHECK, check.subject, _text([check.op, _canon(check.value, base)]), i)
+                    for i, check in enumerate(value, 1)]
         elif field.name in ("settings", "options"):
-            for name, v in value.items():
-                out[f"param {name}"] = _text(_canon(v, base))
+            out += [Component(Part.PARAM, name, _text(_canon(v, base))) for name, v in value.items()]
         elif value is not None:
-            out[field.name] = _text(_canon(value, base))
+            out.append(Component(Part.FIELD, field.name, _text(_canon(value, base))))
     return out
 
 
@@ -120,9 +207,9 @@ def _files_read(step: Step, base: Path) -> list[tuple[str, Path]]:
     """Files whose content a step depends on: a media file, LUTs and font files named by clauses."""
     found: list[tuple[str, Path]] = []
     spec = step.spec
-    if step.kind == "media" and spec.source == "file" and spec.path is not None:
+    if step.kind == StepKind.MEDIA and spec.source == MediaSource.FILE and spec.path is not None:
         found.append((_rel(spec.path, base), spec.path))
-    if step.kind == "edit":
+    if step.kind == StepKind.EDIT:
         for op in spec.ops:
             for value in op.args.values():
                 for path in _paths_in(value, base):
@@ -173,25 +260,14 @@ def describe_value(text: str, limit: int = 70) -> str:
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
-_UNITS = {"Duration": lambda v: f"{v['seconds']:g}s", "Percent": lambda v: f"{v['value']:g}%",
-          "Resolution": lambda v: f"{v['width']}x{v['height']}", "Fps": lambda v: f"{v['value']:g}fps",
-          "Factor": lambda v: f"{v['value']:g}x", "Pixels": lambda v: f"{v['value']:g}px",
-          "Frequency": lambda v: f"{v['hz']:g}hz", "Decibels": lambda v: f"{v['value']:g}dB",
-          "Bitrate": lambda v: f"{v['bps']}bps", "FileSize": lambda v: f"{v['bytes']}B",
-          "Aspect": lambda v: f"{v['num']:g}:{v['den']:g}"}
-
-
 def _show(value: Any) -> str:
     if isinstance(value, dict):
-        fmt = _UNITS.get(value.get("type", ""))
-        if fmt is not None:
+        kind = VALUE_TYPES.get(value.get("type", ""))
+        if kind is not None:  # a typed value in its canonical form: shown as the language writes it
             try:
-                return fmt(value)
-            except (KeyError, TypeError, ValueError):
+                return str(kind(**{k: v for k, v in value.items() if k != "type"}))
+            except (TypeError, ValueError):
                 pass
-        if value.get("type") == "Color":
-            a = value.get("a", 255)
-            return f"#{value['r']:02x}{value['g']:02x}{value['b']:02x}" + ("" if a == 255 else f"{a:02x}")
         return "{" + ", ".join(f"{k} {_show(v)}" for k, v in value.items() if v is not None and k != "type") + "}"
     if isinstance(value, list):
         return "[" + ", ".join(_show(v) for v in value) + "]"

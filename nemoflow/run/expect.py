@@ -12,7 +12,8 @@ from typing import Any
 
 import attrs
 
-from ..core.model import Check
+from ..core import units
+from ..core.model import Check, CheckOp
 from ..core.values import Aspect, Bitrate, Duration, FileSize, Fps, Pixels, Resolution
 
 _OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -27,7 +28,7 @@ class CheckResult:
 
 
 def _facts(path: Path) -> dict[str, Any]:
-    from ..engines.local.probe import probe
+    from ..media.probe import probe  # PyAV loads only when a file is checked
 
     info = probe(path)
     v, a = info.video, info.audio
@@ -53,21 +54,13 @@ def _number(value: Any) -> float:
 
 
 def _show(subject: str, value: Any) -> str:
+    """A measured fact, rounded in a fixed unit so a CI log lines up (core/units.py)."""
     if value is None:
         return "nothing"
-    if subject == "duration":
-        return f"{value:.3f}s"
-    if subject == "size":
-        return f"{value[0]}x{value[1]}"
-    if subject == "file size":
-        return f"{value / 1e6:.2f}MB"
-    if subject == "bitrate":
-        return f"{value / 1e3:.0f}kbps"
-    if subject == "fps":
-        return f"{value:.3f}".rstrip("0").rstrip(".")
-    if subject == "aspect":
-        return f"{value:.4f}"
-    return str(value)
+    shown = {"duration": lambda: units.duration(value, places=3), "size": lambda: units.resolution(*value),
+             "file size": lambda: units.filesize(value, places=2), "bitrate": lambda: units.bitrate(value, places=0),
+             "fps": lambda: units.trimmed(value, 3), "aspect": lambda: units.number(value, 4)}.get(subject)
+    return shown() if shown is not None else str(value)
 
 
 def evaluate(path: Path, checks: tuple[Check, ...], *, fps_hint: float = 30.0) -> list[CheckResult]:
@@ -75,9 +68,9 @@ def evaluate(path: Path, checks: tuple[Check, ...], *, fps_hint: float = 30.0) -
     facts = _facts(path)
     results = []
     for check in checks:
-        if check.op in ("has", "has no"):
+        if check.op in (CheckOp.HAS, CheckOp.HAS_NO):
             present = bool(facts[f"has {check.subject}"])
-            ok = present if check.op == "has" else not present
+            ok = present if check.op == CheckOp.HAS else not present
             results.append(CheckResult(check, ok, f"{check.subject} {'present' if present else 'absent'}", check.text))
             continue
         actual = facts.get(check.subject)
@@ -86,12 +79,12 @@ def evaluate(path: Path, checks: tuple[Check, ...], *, fps_hint: float = 30.0) -
             ok = _OPS[check.op](actual, want)
         elif check.subject == "aspect":
             want_ratio = check.value.ratio if isinstance(check.value, Aspect) else float(check.value)
-            ok = (actual is not None and abs(actual - want_ratio) < 0.01) == (check.op == "==")
+            ok = (actual is not None and abs(actual - want_ratio) < 0.01) == (check.op == CheckOp.EQ)
         elif check.subject in ("codec", "audio codec"):
             ok = _OPS[check.op](actual, check.value)
         elif actual is None:
             ok = False
-        elif check.op == "~=":
+        elif check.op == CheckOp.ABOUT:
             want = _number(check.value)
             # about equal: a frame or 1% for durations, 1% otherwise
             tol = max(1.0 / (facts.get("fps") or fps_hint), 0.01 * want) if check.subject == "duration" else 0.01 * abs(want)

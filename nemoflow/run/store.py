@@ -19,14 +19,17 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
-import attrs
+from ..core.hashing import sha256_file
+from ..plan.digests import DigestMemo
+from ..plan.keys import Component, components_from
+from ..plan.planner import LastRun, OutputCheck
 
-from ..plan.digests import DigestMemo, sha256_file
-
+_KEY = re.compile(r"[0-9a-f]{64}")
 RECORD = "record.json"
 COMPONENTS = "components.json"
 _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# nemoflow's cache (https://bford.info/cachedir/)\n"
@@ -56,13 +59,6 @@ def read_json(path: Path) -> Any | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-@attrs.frozen
-class OutputCheck:
-    ok: bool
-    reason: str = ""  # "output missing" | "output modified"
-    restorable: bool = False
 
 
 class StateDir:
@@ -115,19 +111,19 @@ class Store:
         record = read_json(self.dir(key) / RECORD)
         return record if isinstance(record, dict) and record.get("key") == key else None
 
-    def components(self, key: str) -> dict[str, str] | None:
-        """The components a key was made of (kept for `explain`), if the store still has them."""
-        if not key:
+    def components(self, key: str) -> tuple[Component, ...] | None:
+        """The components a key was made of (kept for `explain`), if the store still has them and they read back whole."""
+        if not _KEY.fullmatch(key or ""):
             return None
         for name in (RECORD, COMPONENTS):
             data = read_json(self.dir(key) / name)
-            if isinstance(data, dict):
-                comps = data.get("components") if name == RECORD else data
-                if isinstance(comps, dict):
-                    return comps
+            comps = data.get("components") if name == RECORD and isinstance(data, dict) else data
+            found = components_from(comps) if comps is not None else None
+            if found is not None:
+                return found
         return None
 
-    def note_components(self, key: str, components: dict[str, str]) -> None:
+    def note_components(self, key: str, components: list[dict[str, Any]]) -> None:
         """Written when a step starts, so a step that fails or is killed can still be explained next time."""
         path = self.dir(key) / COMPONENTS
         if not path.exists():
@@ -202,3 +198,25 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
+
+
+class StoreHistory:
+    """The planner's view of the state directory (plan/planner.History): records, outputs, components, last runs."""
+
+    def __init__(self, store: Store, base: Path, digests: DigestMemo, last: dict[str, LastRun]) -> None:
+        self.store = store
+        self.base = base
+        self.digests = digests
+        self._last = last
+
+    def record(self, key: str) -> dict[str, Any] | None:
+        return self.store.get(key)
+
+    def check_outputs(self, record: dict[str, Any]) -> OutputCheck:
+        return self.store.check_outputs(record, self.base, self.digests)
+
+    def components(self, key: str) -> tuple[Component, ...] | None:
+        return self.store.components(key)
+
+    def last(self, step_id: str) -> LastRun | None:
+        return self._last.get(step_id)

@@ -247,12 +247,11 @@ def file_id(base: str, url: str) -> tuple[str, str] | None:
 
 def probe_upload(path: Path) -> dict[str, Any]:
     """Upload fields of a stored file, probed with PyAV (MediaError if it is not media FFmpeg can read)."""
-    from ..engines.local.probe import probe
-    from ..engines.local.sources import file_entry
+    from ..media.entries import file_entry
+    from ..media.probe import probe
 
     info = probe(path)
-    entry = file_entry(info)
-    entry.pop("path", None)
+    entry = file_entry(info).evolve(path=None).to_json()
     video = info.video if info.kind != "audio" else None
     return {"kind": info.kind, "duration": entry.get("d"), "width": video.width if video else None,
             "height": video.height if video else None, "entry": entry}

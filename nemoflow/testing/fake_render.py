@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ..draft.model import VIDEO, Draft
-from ..engines.local.ffmpeg import Progress, atomic_output, run_ffmpeg
+from ..draft.output import Output
 from ..engines.local.graph import build_command
-from ..engines.local.presets import Output
 from ..engines.nemo import contract
 from ..errors import NemoflowError
+from ..media.ffmpeg import Progress, atomic_output, run_ffmpeg
 from .fake_files import Upload, probe_upload
 
 if TYPE_CHECKING:

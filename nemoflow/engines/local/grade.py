@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from ...errors import MediaError
-from .escape import filter_value, lavfi_number
+from ...media.escape import filter_value, lavfi_number
 
 
 @attrs.frozen

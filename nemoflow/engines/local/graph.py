@@ -15,22 +15,18 @@ from typing import Any
 
 import attrs
 
+from ...draft.media import MediaEntry
 from ...draft.model import AUDIO, TEXT, VIDEO, Draft
-from .escape import filter_value, lavfi_number
+from ...draft.output import Output
+from ...media.encode import audio_args, container_args, video_args
+from ...media.escape import filter_value, lavfi_number
+from ...media.sources import input_args
+from ...media.sources import seconds as _s
 from .grade import color_filters
-from .presets import Output
 from .text import drawtext
 
 XFADE = {"crossfade": "fade", "fade": "fadeblack", "fadewhite": "fadewhite", "wipeleft": "wipeleft",
          "wiperight": "wiperight", "slideleft": "slideleft", "slideright": "slideright"}
-PATTERN_SOURCES = {
-    "testsrc": "testsrc2=s={s}:r={r}",
-    "bars": "smptehdbars=s={s}:r={r}",
-    "grid": "color=c=0x1e2430:s={s}:r={r},drawgrid=w=iw/16:h=ih/9:t=2:c=0xffffff@0.6",
-    "gradient": "gradients=s={s}:r={r}:speed=0.01",
-    "mandelbrot": "mandelbrot=s={s}:r={r}",
-    "noise": "color=c=0x808080:s={s}:r={r},noise=alls=60:allf=t+u",
-}
 AUDIO_FORMAT = "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
 
 
@@ -41,58 +37,6 @@ class Command:
     args: list[str]
     duration: float
     what: str
-
-
-def _s(ms: int | float) -> str:
-    return lavfi_number(ms / 1000)
-
-
-def generator_source(gen: dict[str, Any]) -> tuple[str | None, str | None]:
-    """lavfi descriptions (video, audio) for a generated media entry."""
-    name = gen["name"]
-    video = audio = None
-    if name in ("pattern", "color"):
-        size = f"{gen['w']}x{gen['h']}"
-        rate = lavfi_number(gen["fps"])
-        if name == "color":
-            video = f"color=c=0x{gen['color'].lstrip('#')}:s={size}:r={rate}"
-        else:
-            video = PATTERN_SOURCES[gen.get("kind") or "testsrc"].format(s=size, r=rate)
-    if gen.get("tone"):
-        audio = f"sine=frequency={lavfi_number(gen['tone'])}:sample_rate=48000"
-    elif name == "silence":
-        audio = "anullsrc=r=48000:cl=stereo"
-    if audio and gen.get("volume") is not None and abs(gen["volume"] - 100) > 1e-6:
-        audio += f",volume={lavfi_number(gen['volume'] / 100)}"
-    return video, audio
-
-
-def input_args(entry: dict[str, Any], start_ms: int, length_ms: int | None, *, loop: bool = False,
-               still_fps: float | None = None) -> list[str]:
-    """Arguments that open one media entry at `start_ms` for `length_ms` (input seeking, not a trim filter)."""
-    args: list[str] = []
-    if "gen" in entry:
-        video, audio = generator_source(entry["gen"])
-        total = (start_ms + (length_ms or entry.get("d", 0))) / 1000
-        parts = []
-        if video:
-            parts.append(f"{video},trim=duration={lavfi_number(total)}[out0]")
-        if audio:
-            parts.append(f"{audio},atrim=duration={lavfi_number(total)}[out{len(parts)}]")
-        if start_ms:
-            args += ["-ss", _s(start_ms)]
-        if length_ms is not None:
-            args += ["-t", _s(length_ms)]
-        return [*args, "-f", "lavfi", "-i", ";".join(parts)]
-    if entry["kind"] == "image":
-        return ["-loop", "1", "-framerate", lavfi_number(still_fps or 30), "-t", _s(length_ms or 0), "-i", entry["path"]]
-    if loop:
-        args += ["-stream_loop", "-1"]
-    if start_ms:
-        args += ["-ss", _s(start_ms)]
-    if length_ms is not None:
-        args += ["-t", _s(length_ms)]
-    return [*args, "-i", entry["path"]]
 
 
 class _Graph:
@@ -125,9 +69,9 @@ class _Graph:
         self.chains.append(statement)
 
 
-def _fit(g: _Graph, src: str, entry: dict[str, Any], fit: str | None, pad: str | None, out: Output) -> tuple[str, list[str]]:
+def _fit(g: _Graph, src: str, entry: MediaEntry, fit: str | None, pad: str | None, out: Output) -> tuple[str, list[str]]:
     """Filters that bring a clip's frame to the output size; may add a side graph (blurred pad)."""
-    w, h, ow, oh = entry.get("w") or out.width, entry.get("h") or out.height, out.width, out.height
+    w, h, ow, oh = entry.w or out.width, entry.h or out.height, out.width, out.height
     if (w, h) == (ow, oh):
         return src, []
     same_aspect = abs(w / h - ow / oh) < 0.01
@@ -167,14 +111,13 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
                   transforms: dict[int, Path] | None = None) -> Command:
     """The whole render of `draft` to `dest` as one FFmpeg command."""
     g = _Graph()
-    media = draft.media
     video = draft.segments(VIDEO)
     total = draft.d
     transitions = any(s.tr for s in video[1:])
     many = len(video) > 1
     pieces: list[tuple[str, str | None]] = []
     for i, seg in enumerate(video):
-        entry = media[seg.m["src"]]
+        entry = draft.media_entry(seg.m["src"])
         speed = float(seg.m.get("speed", 1.0))
         still = bool(seg.m.get("still"))
         in_ms = 0 if still else int(seg.m.get("in", 0))
@@ -188,12 +131,12 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
                    ":optzoom=1:zoom=0:interpol=bicubic", "unsharp=5:5:0.6:3:3:0.3"]
         if abs(speed - 1.0) > 1e-9:
             vf.append(f"setpts=(PTS-STARTPTS)/{lavfi_number(speed)}")
-        if transitions or entry.get("vfr") or abs(speed - 1) > 1e-9 or abs(float(entry.get("fps") or 0) - out.fps) > 0.01:
+        if transitions or entry.vfr or abs(speed - 1) > 1e-9 or abs(float(entry.fps or 0) - out.fps) > 0.01:
             # a resampled stream can end a frame early: hold the last frame, then cut to the exact length
             vf += [f"fps={lavfi_number(out.fps)}", f"tpad=stop_mode=clone:stop_duration={lavfi_number(2 / out.fps)}",
                    f"trim=duration={_s(seg.d)}"]
         src, fit_filters = _fit(g, g.chain(f"{k}:v", vf, "pre"), entry, seg.m.get("fit"), seg.m.get("pad"), out)
-        if entry.get("pix_fmt") != "yuv420p":
+        if entry.pix_fmt != "yuv420p":
             fit_filters.append("format=yuv420p")  # after scale, so swscale converts while it scales: one pass
         pre = g.chain(src, fit_filters, "sz")
         post = color_filters(fx, cache_dir)
@@ -207,7 +150,7 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
         a = None
         if out.has_audio:
             af: list[str] = []
-            if entry.get("audio"):
+            if entry.audio:
                 asrc = f"{k}:a"
                 if abs(speed - 1.0) > 1e-9:
                     af += _atempo(speed)
@@ -255,7 +198,7 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
     args = [*g.inputs]
     if graph:
         args += ["-filter_complex", graph]
-    args += [*maps, *out.video_args(), *out.audio_args(), "-t", _s(total), *out.container_args(), "-y", str(dest)]
+    args += [*maps, *video_args(out), *audio_args(out), "-t", _s(total), *container_args(out), "-y", str(dest)]
     return Command(args, total / 1000, what)
 
 
@@ -264,7 +207,6 @@ def _mix(g: _Graph, draft: Draft, own: str | None, out: Output) -> str | None:
     sounds = [s for s in draft.segments(AUDIO) if s.d > 0]
     if not sounds:
         return own
-    media = draft.media
     ducked = [s for s in sounds if s.m.get("duck") is not None]
     sidechains: list[str] = []
     if ducked:
@@ -274,7 +216,7 @@ def _mix(g: _Graph, draft: Draft, own: str | None, out: Output) -> str | None:
         own = main
     labels = [own]
     for seg in sounds:
-        entry = media[seg.m["src"]]
+        entry = draft.media_entry(seg.m["src"])
         k = g.add_input(input_args(entry, int(seg.m.get("in", 0)), seg.d, loop=bool(seg.m.get("loop"))))
         af: list[str] = []
         volume = float(seg.m.get("volume", 100.0))
@@ -302,7 +244,7 @@ def _mix(g: _Graph, draft: Draft, own: str | None, out: Output) -> str | None:
     return mixed
 
 
-def detect_command(entry: dict[str, Any], seg: dict[str, Any], trf: Path, what: str) -> Command:
+def detect_command(entry: MediaEntry, seg: dict[str, Any], trf: Path, what: str) -> Command:
     """Pass 1 of stabilization: measure the shake of one clip's source range into `trf`."""
     stab = next(e for e in seg["m"].get("fx", []) if e["type"] == "stabilize")
     shakiness = max(1, min(10, round(stab.get("strength", 50) / 10)))

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ...errors import RenderError
-from .ffmpeg import Progress, run_ffmpeg
+from ...media.ffmpeg import Progress, run_ffmpeg
 
 if TYPE_CHECKING:  # PyAV is imported lazily: probing should not cost an import until it is needed
     from av.container import InputContainer, OutputContainer

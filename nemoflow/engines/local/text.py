@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import MediaError
+from ...media.escape import filter_value, lavfi_number
 from ...resources import resource_path
-from .escape import filter_value, lavfi_number
 
 _MARGIN = 0.06  # of the frame, from the nearest edges
 _POSITIONS = {

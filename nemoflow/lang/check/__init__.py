@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...core.diagnostics import RecipeError, sort_key
-from ...core.model import Recipe
+from ...core.model import Recipe, StepKind
 from .. import ast
 from ..parser import parse_module, read_source
 from .declare import MAX_FANOUT, declare, loop_variables_hiding_steps
@@ -71,7 +71,7 @@ def _run_text(st: State, text: str, file: str, base_dir: Path) -> Recipe:
     loop_variables_hiding_steps(st)
     # Media first: edits check in/out points against generated sources' lengths.
     instances = [i for insts in st.decls.values() for i in insts]
-    for inst in sorted(instances, key=lambda i: i.kind != "media"):
+    for inst in sorted(instances, key=lambda i: i.kind != StepKind.MEDIA):
         resolve(st, inst)
     for inst in st.expects:
         resolve(st, inst)

@@ -16,12 +16,16 @@ import attrs
 
 from ...core import codes
 from ...core.diagnostics import Related, Span
+from ...core.model import StepKind
 from .. import ast
 from .state import FAIL, Binding, Instance, State
 from .text import describe
 from .values import param_value, plain_value, string_value
 
 MAX_FANOUT = 10_000
+
+
+_KINDS = {ast.Media: StepKind.MEDIA, ast.Edit: StepKind.EDIT, ast.Ask: StepKind.ASK, ast.Export: StepKind.EXPORT}
 
 
 def declare(st: State, stmt, index: tuple[str, ...], env: dict[str, Binding], loops: tuple[int, ...], base_dir: Path) -> None:
@@ -32,11 +36,11 @@ def declare(st: State, stmt, index: tuple[str, ...], env: dict[str, Binding], lo
         _declare_loop(st, stmt, index, env, loops, base_dir)
         return
     if isinstance(stmt, ast.Expect):
-        inst = Instance("expect", stmt.target.name, index, stmt, env, loops, base_dir, stmt.span)
+        inst = Instance(StepKind.EXPECT, stmt.target.name, index, stmt, env, loops, base_dir, stmt.span)
         st.expects.append(inst)
         st.seq(inst)
         return
-    kind = type(stmt).__name__.lower()
+    kind = _KINDS[type(stmt)]
     name = stmt.name.name
     if name in env:
         st.error(stmt.name.span, f"`{name}` is already the loop variable here", codes.NAME_IS_LOOP_VARIABLE,
@@ -86,7 +90,7 @@ def _declare_loop(st: State, loop: ast.ForLoop, index, env, loops, base_dir) -> 
         sub_index = (*index, key)
         sub_env = {**env, var: binding}
         if binding.kind == "media":
-            inst = Instance("media", var, sub_index, loop, sub_env, (*loops, id(loop)), base_dir, loop.var.span,
+            inst = Instance(StepKind.MEDIA, var, sub_index, loop, sub_env, (*loops, id(loop)), base_dir, loop.var.span,
                             path=binding.value)
             existing = st.glob_media.get(inst.id)
             if existing is not None and existing.path != inst.path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ...core import codes
 from ...core.diagnostics import Related, Span, suggestion
-from ...core.model import StepRef
+from ...core.model import StepKind, StepRef, label
 from .. import ast
 from .state import FAIL, Instance, State
 from .text import article, describe_item, want_text
@@ -31,28 +31,30 @@ def reference(st: State, item, want: str, inst: Instance, what: str, many: bool)
         return FAIL
     binding = inst.env.get(name)
     if binding is not None and not index:
-        if binding.kind != "media":
+        if binding.kind != "media" or binding.media_id is None:
             st.error(span, f"`{name}` is a loop value, not a step", codes.LOOP_VALUE_NOT_STEP, help=f"write `${name}` to use its value")
             return FAIL
-        ids = [binding.media_id]
+        found = [st.glob_media[binding.media_id]]
     else:
-        ids = lookup(st, name, index, span, inst, many)
-        if ids is None:
+        found = lookup(st, name, index, span, inst, many)
+        if found is None:
             return FAIL
-    kinds = {"media": ("media",), "draft": ("edit", "ask"), "source": ("media", "edit", "ask")}[want]
-    for sid in ids:
-        kind = sid.split(".", 1)[0]
-        if kind not in kinds:
+    for target in found:
+        if target.kind not in _WANTED[want]:
+            kind = target.kind
             st.error(span, f"`{name}` is {article(kind)} {kind}; {what} takes {want_text(want)}", codes.WRONG_STEP_KIND,
-                     help="an export is a file on disk; refer to the edit it renders instead" if kind == "export" else None)
+                     help="an export is a file on disk; refer to the edit it renders instead" if kind == StepKind.EXPORT else None)
             return FAIL
-    st.used.update(ids)
-    refs = tuple(StepRef(i) for i in ids)
+    st.used.update(t.id for t in found)
+    refs = tuple(StepRef(t.id) for t in found)
     return refs if many else refs[0]
 
 
-def lookup(st: State, name: str, index: tuple[str, ...], span: Span, inst: Instance, many: bool) -> list[str] | None:
-    """Step ids for a name: an explicit index, this loop item's instance, or every instance when `many`."""
+_WANTED = {"media": (StepKind.MEDIA,), "draft": (StepKind.EDIT, StepKind.ASK), "source": (StepKind.MEDIA, StepKind.EDIT, StepKind.ASK)}
+
+
+def lookup(st: State, name: str, index: tuple[str, ...], span: Span, inst: Instance, many: bool) -> list[Instance] | None:
+    """The instances a name means: an explicit index, this loop item's instance, or every instance when `many`."""
     insts = st.decls.get(name)
     if not insts:
         pool = [*st.decls, *inst.env]
@@ -62,21 +64,21 @@ def lookup(st: State, name: str, index: tuple[str, ...], span: Span, inst: Insta
     if index:
         for cand in insts:
             if cand.index == index:
-                return [cand.id]
-        shown = ", ".join(c.name + "".join(f"[{k}]" for k in c.index) for c in insts[:6])
-        st.error(span, f"no step `{name}" + "".join(f"[{k}]" for k in index) + "`", codes.NO_SUCH_INSTANCE,
+                return [cand]
+        shown = ", ".join(c.label for c in insts[:6])
+        st.error(span, f"no step `{label(name, index)}`", codes.NO_SUCH_INSTANCE,
                  help=f"`{name}` has: {shown}" + (" …" if len(insts) > 6 else ""))
         return None
     first = insts[0]
     if not first.loops:
-        return [first.id]
+        return [first]
     depth = len(first.loops)
     if inst.loops[:depth] == first.loops:
         want = inst.index[:depth]
-        return [c.id for c in insts if c.index == want]
+        return [c for c in insts if c.index == want]
     if many:
-        return [c.id for c in insts]
-    examples = ", ".join(c.id.split(".", 1)[1] for c in insts[:2])
+        return list(insts)
+    examples = ", ".join(c.label for c in insts[:2])
     st.error(span, f"`{name}` is fanned out over {len(insts)} items", codes.FANNED_OUT_NAME,
              help=f"refer to one of them ({examples}, …), move this into the loop, or gather them all with `concat {name}`",
              related=(Related(first.span, "declared inside this loop"),))

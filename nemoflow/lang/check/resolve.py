@@ -26,7 +26,9 @@ from ...core.model import (
     MediaSpec,
     Op,
     Step,
+    StepKind,
     StepRef,
+    step_id,
 )
 from ...core.values import Duration, Resolution
 from .. import ast
@@ -42,7 +44,7 @@ _CLIP_VERBS = ("video", "image", "concat")
 
 def resolve(st: State, inst: Instance) -> None:
     """Turn one Instance into a checked Step in `st.steps`, reporting whatever does not fit."""
-    if inst.kind == "media" and inst.path is not None:
+    if inst.kind == StepKind.MEDIA and inst.path is not None:
         st.steps[inst.id] = Step(inst.id, inst.name, inst.index, inst.span, (),
                                  MediaSpec(MediaSource.FILE, path=inst.path))
         _media_file_checks(st, inst.path, inst.span, str(inst.path))
@@ -193,7 +195,7 @@ def _op_rules(st: State, verb: str, args: dict, clause: ast.Clause, inst: Instan
             for key in ("from", "to"):
                 val = args.get(key)
                 if isinstance(val, Duration) and val.seconds > length + 1e-9:
-                    name = source.id.split(".", 1)[1]
+                    name = st.steps[source.id].label
                     st.error(keyword_span(clause, key), f"`{key} {val}` is past the end of `{name}` ({Duration(length)})",
                              codes.POINT_PAST_END, help=f"the source is {Duration(length)} long")
                     return False
@@ -317,8 +319,8 @@ def _export_rules(st: State, settings: dict, spans: dict, inst: Instance) -> boo
 
 def _expect(st: State, inst: Instance) -> None:
     stmt: ast.Expect = inst.stmt
-    ids = _expect_targets(st, stmt.target, inst)
-    if ids is None:
+    targets = _expect_targets(st, stmt.target, inst)
+    if targets is None:
         return
     checks = []
     ok = True
@@ -330,36 +332,32 @@ def _expect(st: State, inst: Instance) -> None:
             checks.append(check)
     if not ok:
         return
-    for target in ids:
-        sid = "expect." + target.split(".", 1)[1]
+    for target in targets:
+        sid = step_id(StepKind.EXPECT, target.name, target.index)
         if sid in st.steps:
-            st.error(stmt.target.span, f"a second `expect` for `{target.split('.', 1)[1]}`", codes.SECOND_EXPECT,
+            st.error(stmt.target.span, f"a second `expect` for `{target.label}`", codes.SECOND_EXPECT,
                      help="put all checks of an export in one expect block",
                      related=(Related(st.steps[sid].span, "first expect here"),))
             continue
-        name = target.split(".", 1)[1]
-        base_name, _, rest = name.partition("[")
-        index = tuple(k.rstrip("]") for k in rest.split("[")) if rest else ()
-        st.steps[sid] = Step(sid, base_name, index, inst.span, (target,),
-                             ExpectSpec(StepRef(target), tuple(checks)))
+        st.steps[sid] = Step(sid, target.name, target.index, inst.span, (target.id,),
+                             ExpectSpec(StepRef(target.id), tuple(checks)))
 
 
-def _expect_targets(st: State, ref: ast.Ref, inst: Instance) -> list[str] | None:
+def _expect_targets(st: State, ref: ast.Ref, inst: Instance) -> list[Instance] | None:
     binding = inst.env.get(ref.name)
     if binding is not None and not ref.index:
         st.error(ref.span, f"`{ref.name}` is the loop variable; expect checks an export", codes.EXPECT_LOOP_VARIABLE)
         return None
-    ids = lookup(st, ref.name, ref.index, ref.span, inst, many=True)
-    if ids is None:
+    found = lookup(st, ref.name, ref.index, ref.span, inst, many=True)
+    if found is None:
         return None
-    for sid in ids:
-        kind = sid.split(".", 1)[0]
-        if kind != "export":
-            st.error(ref.span, f"`{ref.name}` is {article(kind)} {kind}; expect checks an export", codes.EXPECT_NOT_EXPORT,
+    for target in found:
+        if target.kind != StepKind.EXPORT:
+            st.error(ref.span, f"`{ref.name}` is {article(target.kind)} {target.kind}; expect checks an export", codes.EXPECT_NOT_EXPORT,
                      help="name the export whose file should be checked")
             return None
-    st.used.update(ids)
-    return ids
+    st.used.update(t.id for t in found)
+    return found
 
 
 def _assertion(st: State, a: ast.Assertion, inst: Instance) -> Check | None:
@@ -404,4 +402,4 @@ def _assert_text(st: State, a: ast.Assertion) -> str:
     return line[a.span.column - 1 :].strip()
 
 
-_BY_KIND = {"media": _media, "edit": _edit, "ask": _ask, "export": _export, "expect": _expect}
+_BY_KIND = {StepKind.MEDIA: _media, StepKind.EDIT: _edit, StepKind.ASK: _ask, StepKind.EXPORT: _export, StepKind.EXPECT: _expect}

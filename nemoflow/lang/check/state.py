@@ -15,7 +15,7 @@ import attrs
 
 from ...core import codes
 from ...core.diagnostics import Diagnostic, Related, Sources, Span
-from ...core.model import ParamValue, Step
+from ...core.model import ParamValue, Step, StepKind, label, step_id
 from .. import ast
 
 FAIL: Any = object()
@@ -38,7 +38,7 @@ class Binding:
 class Instance:
     """One declared step before resolution (a fanned-out block has one per item)."""
 
-    kind: str
+    kind: StepKind
     name: str
     index: tuple[str, ...]
     stmt: Any
@@ -50,7 +50,11 @@ class Instance:
 
     @property
     def id(self) -> str:
-        return f"{self.kind}.{self.name}" + "".join(f"[{k}]" for k in self.index)
+        return step_id(self.kind, self.name, self.index)
+
+    @property
+    def label(self) -> str:
+        return label(self.name, self.index)
 
 
 @attrs.define(eq=False)

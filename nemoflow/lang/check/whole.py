@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ...core import codes
 from ...core.diagnostics import Related, Span
-from ...core.model import Step
+from ...core.model import Step, StepKind, step_id
 from .state import State
 
 
@@ -26,9 +26,9 @@ def cycles(st: State) -> None:
 def export_paths(st: State) -> None:
     """Exports must not overwrite source media, nor each other."""
     written: dict[Path, Step] = {}
-    media_files = {s.spec.path: s for s in st.steps.values() if s.kind == "media" and s.spec.path is not None}
+    media_files = {s.spec.path: s for s in st.steps.values() if s.kind == StepKind.MEDIA and s.spec.path is not None}
     for step in st.steps.values():
-        if step.kind != "export":
+        if step.kind != StepKind.EXPORT:
             continue
         path = step.spec.path
         if path in media_files:
@@ -49,9 +49,9 @@ def unused(st: State, statements: list) -> None:
         if name not in st.used_params and name in st.params:
             st.warn(decl.name.span, f"param `{name}` is never used", codes.UNUSED_PARAM, help=f"use it as `${name}`, or remove it")
     for step in st.steps.values():
-        if step.kind == "media" and step.id not in st.used and not step.index:
+        if step.kind == StepKind.MEDIA and step.id not in st.used and not step.index:
             st.warn(step.span, f"media `{step.name}` is never used", codes.UNUSED_MEDIA, help="refer to it in an edit, or remove it")
-    if not any(s.kind == "export" for s in st.steps.values()) and st.steps:
+    if not any(s.kind == StepKind.EXPORT for s in st.steps.values()) and st.steps:
         first = statements[0].span if statements else Span.point("recipe", 1, 1)
         st.warn(first, "this recipe has no export, so a run renders nothing", codes.NO_EXPORT,
                 help="add `export NAME = EDIT { save \"out/NAME.mp4\" }`")
@@ -63,6 +63,6 @@ def source_order(st: State) -> dict[str, Step]:
 
     def key(step: Step):
         # an expect on a fanned-out export made outside its loop sits with its own declaration
-        return (st.order.get(step.id, st.order.get("expect." + step.name, last)), step.id)
+        return (st.order.get(step.id, st.order.get(step_id(StepKind.EXPECT, step.name), last)), step.id)
 
     return {s.id: s for s in sorted(st.steps.values(), key=key)}

@@ -31,11 +31,12 @@ from typing import Any
 
 import attrs
 
+from ....draft.media import MediaEntry, MediaKind
 from ....errors import MediaError
-from .. import ffmpeg as _ffmpeg
-from ..escape import filter_value
-from ..ffmpeg import Progress, atomic_output
-from ..graph import generator_source, input_args
+from ....media import ffmpeg as _ffmpeg
+from ....media.escape import filter_value
+from ....media.ffmpeg import Progress, atomic_output
+from ....media.sources import generator_source, input_args
 
 ANALYSIS_REVISION = 1  # part of the cache key: bump when the measurements or their meaning change
 ANALYSIS_WIDTH = 480  # frames are downscaled to this width first (the 4K decode is the floor; analysis at 480 is ~free)
@@ -206,7 +207,7 @@ def _write_cache(path: Path, an: Analysis) -> None:
 
 # -------------------------------------------------------------------------------------------------------- analyse
 
-def analyse(entry: dict[str, Any], start_ms: int, length_ms: int, *, cache_dir: Path, content_id: str, what: str,
+def analyse(entry: MediaEntry, start_ms: int, length_ms: int, *, cache_dir: Path, content_id: str, what: str,
             on_progress: Callable[[Progress], None] | None = None) -> Analysis:
     """Analyse the window [start_ms, start_ms + length_ms) of a media entry (a file or a generated source).
 
@@ -215,8 +216,8 @@ def analyse(entry: dict[str, Any], start_ms: int, length_ms: int, *, cache_dir: 
     around it), else the disk cache, else one FFmpeg run. FFmpeg failures raise
     the RenderError of run_ffmpeg; a still image raises MediaError.
     """
-    if entry.get("kind") == "image":
-        where = entry.get("path") or "a generated still"
+    if entry.kind == MediaKind.IMAGE:
+        where = entry.path or "a generated still"
         raise MediaError(f"{where} is a still image: stills can't be analysed for motion, black, freezes or silence")
     start_ms, length_ms = int(start_ms), int(length_ms)
     if length_ms <= 0:
@@ -238,33 +239,32 @@ def analyse(entry: dict[str, Any], start_ms: int, length_ms: int, *, cache_dir: 
         return an
 
 
-def _has_audio(entry: dict[str, Any]) -> bool:
-    if "gen" in entry:
-        return generator_source(entry["gen"])[1] is not None
-    return bool(entry.get("audio"))
+def _has_audio(entry: MediaEntry) -> bool:
+    if entry.gen is not None:
+        return generator_source(entry.gen)[1] is not None
+    return entry.audio
 
 
-def _has_video(entry: dict[str, Any]) -> bool:
-    if "gen" in entry:
-        return generator_source(entry["gen"])[0] is not None
-    return entry.get("kind") != "audio"
+def _has_video(entry: MediaEntry) -> bool:
+    if entry.gen is not None:
+        return generator_source(entry.gen)[0] is not None
+    return entry.kind != MediaKind.AUDIO
 
 
-def _analysed_size(entry: dict[str, Any]) -> tuple[int, int]:
+def _analysed_size(entry: MediaEntry) -> tuple[int, int]:
     """The frame size after `scale=ANALYSIS_WIDTH:-2` (display orientation, as FFmpeg autorotates)."""
-    source = entry["gen"] if "gen" in entry else entry
-    w, h = source.get("w"), source.get("h")
-    if not (w and h) and entry.get("path"):
-        from ..probe import probe
+    w, h = (entry.gen.get("w"), entry.gen.get("h")) if entry.gen is not None else (entry.w, entry.h)
+    if not (w and h) and entry.path:
+        from ....media.probe import probe
 
-        v = probe(Path(entry["path"])).video
+        v = probe(Path(entry.path)).video
         w, h = (v.width, v.height) if v is not None else (0, 0)
     if not (w and h):
         return ANALYSIS_WIDTH, 0  # unknown height; nothing here depends on it
     return ANALYSIS_WIDTH, int(ANALYSIS_WIDTH * h / (2 * w) + 0.5) * 2  # scale's -2: the rounded height, made even
 
 
-def _run(entry: dict[str, Any], start_ms: int, length_ms: int, *, what: str,
+def _run(entry: MediaEntry, start_ms: int, length_ms: int, *, what: str,
          on_progress: Callable[[Progress], None] | None) -> Analysis:
     video, audio = _has_video(entry), _has_audio(entry)
     if not (video or audio):

@@ -1,4 +1,4 @@
-"""The cloud commands: `auth status|login|logout`, `credits`, `state [SESSION]`.
+"""The cloud commands: `auth status|login|logout`, `credits`, `state [SESSION]` (the nemo engine's account and sessions).
 
 Commands only: they parse arguments, call engines/nemo, and print. No token
 or client id is ever printed, not even in part; `--json` everywhere.
@@ -16,6 +16,8 @@ from typing import Optional
 
 import typer
 
+from .common import app, fail
+
 ApiUrlOption = typer.Option(None, "--api-url", metavar="URL", help="The NemoVideo API address (default: NEMO_API_URL, "
                             "`[nemo] api_url` in the config file, else the public service).")
 JsonOption = typer.Option(False, "--json", help="Print JSON.")
@@ -24,20 +26,14 @@ auth_app = typer.Typer(name="auth", help="Sign in to the NemoVideo service, or s
                        no_args_is_help=True, rich_markup_mode=None)
 
 
-def _fail(message: str, code: int = 2):
-    from .cli import _fail as fail
-
-    fail(message, code)
-
-
 def _settings(api_url: Optional[str]):
-    from .engines.nemo.settings import NemoSettings
-    from .errors import NemoflowError
+    from ..engines.nemo.settings import NemoSettings
+    from ..errors import NemoflowError
 
     try:
         return NemoSettings.load(api_url)
     except NemoflowError as err:
-        _fail(str(err), err.exit_code)
+        fail(str(err), err.exit_code)
 
 
 def _print(data, as_json: bool, lines: list[str]) -> None:
@@ -55,15 +51,15 @@ def _when(epoch) -> str:
 @auth_app.command("status")
 def auth_status(api_url: Optional[str] = ApiUrlOption, as_json: bool = JsonOption) -> None:
     """Which token nemoflow would use for the service (never the token itself), and where credentials are kept."""
-    from .engines.nemo.credentials import CredentialStore
-    from .errors import NemoflowError
+    from ..engines.nemo.credentials import CredentialStore
+    from ..errors import NemoflowError
 
     settings = _settings(api_url)
     store = CredentialStore()
     try:
         stored = store.describe(settings.api_url)
     except NemoflowError as err:
-        _fail(str(err), err.exit_code)
+        fail(str(err), err.exit_code)
     tokens = stored["tokens"]
     if os.environ.get("NEMO_TOKEN", "").strip():
         using = "env"
@@ -102,9 +98,9 @@ def auth_login(
     as_json: bool = JsonOption,
 ) -> None:
     """Store your NemoVideo token (checked with the service first), readable by you only."""
-    from .engines.nemo.client import NemoClient
-    from .engines.nemo.credentials import CredentialStore, Token, remember_secret
-    from .errors import NemoflowError
+    from ..engines.nemo.client import NemoClient
+    from ..engines.nemo.credentials import CredentialStore, Token, remember_secret
+    from ..errors import NemoflowError
 
     settings = _settings(api_url)
     store = CredentialStore()
@@ -115,7 +111,7 @@ def auth_login(
                 client.sign_in_anonymously()
                 balance = client.credits()
         except NemoflowError as err:
-            _fail(str(err), err.exit_code)
+            fail(str(err), err.exit_code)
         _print({"api_url": settings.api_url, "kind": "anonymous", "credits": balance}, as_json,
                [f"signed in anonymously to {settings.api_url}: {balance.get('available')} credits available"])
         return
@@ -124,13 +120,13 @@ def auth_login(
     else:
         value = typer.prompt("NemoVideo token (input hidden)", hide_input=True).strip()
     if not value or any(c.isspace() for c in value):
-        _fail("no token given (or it contains spaces); paste the token from your NemoVideo account")
+        fail("no token given (or it contains spaces); paste the token from your NemoVideo account")
     remember_secret(value)
     try:
         with NemoClient(settings, store, token=Token(value, "user")) as client:
             balance = client.credits()
     except NemoflowError as err:
-        _fail(f"the token was not stored: {err}", err.exit_code)
+        fail(f"the token was not stored: {err}", err.exit_code)
     store.put_token(settings.api_url, "user", value)
     _print({"api_url": settings.api_url, "kind": "user", "credits": balance, "file": str(store.path)}, as_json,
            [f"signed in to {settings.api_url}: {balance.get('available')} credits available; token stored in {store.path} "
@@ -144,14 +140,14 @@ def auth_logout(
     as_json: bool = JsonOption,
 ) -> None:
     """Forget stored tokens (NEMO_TOKEN, if set, is yours to unset)."""
-    from .engines.nemo.credentials import CredentialStore
-    from .errors import NemoflowError
+    from ..engines.nemo.credentials import CredentialStore
+    from ..errors import NemoflowError
 
     settings = _settings(api_url)
     try:
         removed = CredentialStore().drop(None if all_ else settings.api_url, client_id=all_)
     except NemoflowError as err:
-        _fail(str(err), err.exit_code)
+        fail(str(err), err.exit_code)
     lines = [f"removed {', '.join(removed)}" if removed else "nothing stored to remove"]
     if any(r.startswith("anonymous") for r in removed):
         lines.append("note: the service issues one anonymous token per client every 7 days; a new one may be refused until then")
@@ -162,14 +158,14 @@ def auth_logout(
 
 def credits(api_url: Optional[str] = ApiUrlOption, as_json: bool = JsonOption) -> None:
     """Show the NemoVideo credit balance: available, frozen (held by renders in progress), total."""
-    from .engines.nemo.client import NemoClient
-    from .errors import NemoflowError
+    from ..engines.nemo.client import NemoClient
+    from ..errors import NemoflowError
 
     try:
         with NemoClient(_settings(api_url)) as client:
             balance = client.credits()
     except NemoflowError as err:
-        _fail(str(err), err.exit_code)
+        fail(str(err), err.exit_code)
     _print(balance, as_json, [f"credits: {balance.get('available')} available, {balance.get('frozen')} frozen, "
                               f"{balance.get('total')} total"])
 
@@ -180,11 +176,11 @@ def state(
     as_json: bool = JsonOption,
 ) -> None:
     """Show a cloud session's timeline, summarised track by track (the Draft with --json)."""
-    from .draft.diff import summary
-    from .engines.nemo.client import NemoClient
-    from .engines.nemo.credentials import credentials_path
-    from .engines.nemo.drafts import read_state_draft
-    from .errors import NemoflowError
+    from ..draft.diff import summary
+    from ..engines.nemo.client import NemoClient
+    from ..engines.nemo.credentials import credentials_path
+    from ..engines.nemo.drafts import read_state_draft
+    from ..errors import NemoflowError
 
     settings = _settings(api_url)
     if session is None:
@@ -193,7 +189,7 @@ def state(
         except (OSError, ValueError):
             last = {}
         if last.get("api") != settings.api_url or not last.get("session"):
-            _fail(f"no session given and no cloud run has used {settings.api_url} from this account yet; "
+            fail(f"no session given and no cloud run has used {settings.api_url} from this account yet; "
                   "pass a session id (`nemoflow state SESSION`; a run with --engine nemo prints the ids it opens)")
         session = str(last["session"])
     try:
@@ -201,13 +197,12 @@ def state(
             raw = client.state(session)
         draft = read_state_draft(raw, f"read from session {session}")
     except NemoflowError as err:
-        _fail(str(err), err.exit_code)
+        fail(str(err), err.exit_code)
     media = raw.get("video_infos") if isinstance(raw.get("video_infos"), list) else []
     _print({"session": session, "summary": summary(draft), "draft": draft.to_json(), "media": len(media)}, as_json,
            [f"session {session}: {summary(draft)}", f"{len(media)} uploaded media"])
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(auth_app, name="auth")
-    app.command("credits")(credits)
-    app.command("state")(state)
+app.add_typer(auth_app, name="auth")
+app.command("credits")(credits)
+app.command("state")(state)

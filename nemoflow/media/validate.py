@@ -18,13 +18,14 @@ import os
 import re
 from pathlib import Path
 
-from ...config import setting
-from ...errors import ConfigError, MediaError
+from ..config import setting
+from ..core.signatures import MEDIA_TYPES
+from ..errors import ConfigError, MediaError
 from .probe import MediaInfo, av_errors, check_file, human_bytes, inspect_container, open_media
 
 DEFAULT_MAX_BYTES = 500 * 1024 * 1024  # the cloud service's limit
 
-SUPPORTED_TYPES = ("mp4", "mov", "avi", "webm", "mkv", "jpg", "png", "gif", "webp", "mp3", "wav", "m4a", "aac")
+SUPPORTED_TYPES = MEDIA_TYPES
 EXPECTED_KINDS = ("video", "image", "audio")
 
 # Same units as the recipe language's file sizes: kB/MB/GB are decimal, KiB/MiB/GiB binary.

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import attrs
 
-from ...config import setting
-from ...errors import ConfigError, RenderError
+from ..config import setting
+from ..errors import ConfigError, RenderError
 
 
 @cache
@@ -52,6 +52,22 @@ def ffmpeg_version() -> str:
     out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True, text=True, check=False).stdout
     match = re.match(r"ffmpeg version (\S+)", out)
     return match.group(1) if match else "unknown"
+
+
+def ffmpeg_identity(memo) -> str:
+    """The FFmpeg build in use, for cache keys; memoised by the binary's path, size and mtime.
+
+    `memo` has `lookup(key)` and `store(key, value)` (the runner's digest memo),
+    so an unchanged re-run starts no FFmpeg process at all.
+    """
+    exe = ffmpeg_exe()
+    st = os.stat(exe)
+    key = f"ffmpeg-version:{exe}:{st.st_size}:{st.st_mtime_ns}"
+    version = memo.lookup(key)
+    if not isinstance(version, str):
+        version = ffmpeg_version()
+        memo.store(key, version)
+    return version
 
 
 @attrs.frozen

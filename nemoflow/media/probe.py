@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ...errors import MediaError
+from ..errors import MediaError
 
 if TYPE_CHECKING:
     import av.container

@@ -1,126 +1,70 @@
-"""The `nemoflow` command: parse arguments, call the library, print.
-
-Heavy modules (lark, networkx, the checker) are imported inside commands so
-that `nemoflow --help` starts fast. Exit codes: 0 ok; 1 a step or an expect
-check failed (or `fmt --check` found changes); 2 user error; 70 internal
-error; 130 interrupted. `plan --detailed-exitcode` uses 0 nothing to do, 2
-changes, 1 error, as terraform does.
-"""
+"""The recipe commands: check, fmt, graph, probe, run, plan, explain, clean, draft."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Optional
 
 import typer
 
-from . import __version__
-
-EXIT_OK, EXIT_CHANGES, EXIT_USER, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
-
-app = typer.Typer(
-    name="nemoflow",
-    help="Version-controlled video edits: a .nemo recipe in, a finished MP4 out.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+from .common import (
+    EXIT_CHANGES,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USER,
+    ApiUrlOption,
+    EngineOption,
+    ForceOption,
+    ParamsOption,
+    SetOption,
+    StateDirOption,
+    TargetsArgument,
+    app,
+    color,
+    fail,
+    load_recipe,
+    overrides,
+    report,
+    workspace,
 )
-
-SetOption = typer.Option(None, "--set", "-s", metavar="NAME=VALUE", help="Override a param (repeatable).")
-ParamsOption = typer.Option(None, "--params", metavar="FILE", help="Read param values from a TOML or JSON file.")
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"nemoflow {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
-) -> None:
-    """Version-controlled video edits: a .nemo recipe in, a finished MP4 out."""
-
-
-def _color(text: str) -> str:
-    if os.environ.get("NO_COLOR") or not sys.stderr.isatty():
-        return text
-    text = re.sub(r"^(.*?: )(error)(:)", lambda m: m.group(1) + typer.style(m.group(2), fg="red", bold=True) + m.group(3),
-                  text, flags=re.M)
-    return re.sub(r"^(.*?: )(warning)(:)", lambda m: m.group(1) + typer.style(m.group(2), fg="yellow", bold=True) + m.group(3),
-                  text, flags=re.M)
-
-
-def _report(diagnostics, sources) -> None:
-    from .core.diagnostics import render_all
-
-    if diagnostics:
-        typer.echo(_color(render_all(diagnostics, sources)), err=True)
-
-
-def _fail(message: str, code: int = EXIT_USER) -> NoReturn:
-    typer.echo(_color(f"nemoflow: error: {message}"), err=True)
-    raise typer.Exit(code)
-
-
-def _overrides(pairs: Optional[list[str]]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs or []:
-        name, sep, value = pair.partition("=")
-        name = name.strip()
-        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
-            _fail(f"--set takes NAME=VALUE, got `{pair}` (for example: --set size=1080p)")
-        out[name] = value
-    return out
-
-
-def _load(file: Path, sets: Optional[list[str]], params: Optional[Path]):
-    """Check a recipe, print its warnings; exit 2 with every diagnostic on error."""
-    from .core.diagnostics import RecipeError
-    from .lang.check import check_file
-
-    try:
-        recipe = check_file(file, _overrides(sets), params, display=str(file))
-    except RecipeError as err:
-        _report(err.diagnostics, err.sources)
-        raise typer.Exit(EXIT_USER) from None
-    _report(recipe.warnings, recipe.sources)
-    return recipe
 
 
 @app.command()
 def check(
     files: list[Path] = typer.Argument(..., help="Recipe files to check."),
     as_json: bool = typer.Option(False, "--json", help="Print diagnostics as JSON (for editors and CI)."),
+    engine: Optional[str] = EngineOption,
     sets: Optional[list[str]] = SetOption,
     params: Optional[Path] = ParamsOption,
 ) -> None:
-    """Parse and check recipes: syntax, names, types, units, the DAG."""
-    from .core.diagnostics import RecipeError
-    from .lang.check import check_file
+    """Parse and check recipes: syntax, names, types, units, the DAG, and what the engine can run."""
+    from ..core.diagnostics import RecipeError, sort_key
+    from ..errors import NemoflowError
+    from ..lang.check import check_file
+    from ..run.workspace import engine_diagnostics
 
-    overrides = _overrides(sets)
+    values = overrides(sets)
     results = []
     failed = False
     for file in files:
         try:
-            recipe = check_file(file, overrides, params, display=str(file))
-            diags, sources, steps = list(recipe.warnings), recipe.sources, len(recipe.steps)
+            recipe = check_file(file, values, params, display=str(file))
+            found = engine_diagnostics(recipe, engine)
+            diags = sorted(found, key=sort_key) if found else list(recipe.warnings)
+            sources, steps = recipe.sources, len(recipe.steps)
         except RecipeError as err:
             diags, sources, steps = list(err.diagnostics), err.sources, None
+        except NemoflowError as err:  # an unknown --engine or NEMOFLOW_ENGINE
+            fail(str(err), err.exit_code)
         errors = sum(d.is_error for d in diags)
         failed |= errors > 0
-        results.append({"file": str(file), "ok": errors == 0, "steps": steps,
+        results.append({"file": str(file), "ok": errors == 0, "steps": steps if not errors else None,
                         "diagnostics": [d.to_json() for d in diags]})
         if not as_json:
-            _report(diags, sources)
+            report(diags, sources)
             if not errors:
                 typer.echo(f"{file}: ok ({steps} steps)")
     if as_json:
@@ -136,9 +80,9 @@ def fmt(
     """Rewrite recipes in the one canonical layout (comments kept)."""
     import difflib
 
-    from .core.diagnostics import RecipeError
-    from .lang.fmt import format_source
-    from .lang.parser import read_source
+    from ..core.diagnostics import RecipeError
+    from ..lang.fmt import format_source
+    from ..lang.parser import read_source
 
     changed = 0
     broken = False
@@ -147,7 +91,7 @@ def fmt(
             text = read_source(file, str(file))
             new = format_source(text, str(file))
         except RecipeError as err:
-            _report(err.diagnostics, err.sources)
+            report(err.diagnostics, err.sources)
             broken = True
             continue
         if new == text:
@@ -191,11 +135,11 @@ def graph(
     params: Optional[Path] = ParamsOption,
 ) -> None:
     """Print the recipe's step graph."""
-    from .plan.render import FORMATS, render_graph
+    from ..plan.render import FORMATS, render_graph
 
     if fmt not in FORMATS:
-        _fail(f"unknown graph format `{fmt}`; choose one of: {', '.join(FORMATS)}")
-    recipe = _load(file, sets, params)
+        fail(f"unknown graph format `{fmt}`; choose one of: {', '.join(FORMATS)}")
+    recipe = load_recipe(file, sets, params)
     typer.echo(render_graph(recipe, fmt))
 
 
@@ -205,48 +149,22 @@ def probe(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list (one object per file)."),
 ) -> None:
     """Show what nemoflow sees in media files, and whether they are usable: kind, size, codecs, rotation, frame rate."""
-    from .engines.local.media import validate_media
-    from .engines.local.probe import describe
-    from .errors import NemoflowError
+    from ..errors import NemoflowError
+    from ..media.probe import describe
+    from ..media.validate import validate_media
 
     infos = []
     for file in files:
         try:
             info = validate_media(file)
         except NemoflowError as err:
-            _fail(str(err), err.exit_code)
+            fail(str(err), err.exit_code)
         if as_json:
             infos.append(info.to_json())
         else:
             typer.echo(describe(info))
     if as_json:
         typer.echo(json.dumps(infos, indent=2))
-
-
-TargetsArgument = typer.Argument(None, help="Steps to run, with what they need (e.g. export.final); default: all.", show_default=False)
-ForceOption = typer.Option(None, "--force", metavar="STEP", help="Run this step even if cached (repeatable; globs like 'export.*').")
-EngineOption = typer.Option(None, "--engine", "-e", metavar="NAME", help="local (FFmpeg on this machine) or nemo (the NemoVideo "
-                            "cloud); default: NEMOFLOW_ENGINE, the recipe's `engine` statement, else local.")
-ApiUrlOption = typer.Option(None, "--api-url", metavar="URL", help="The nemo engine's API address (default: NEMO_API_URL, "
-                            "`[nemo] api_url` in the config file, else the public service).")
-StateDirOption = typer.Option(None, "--state-dir", metavar="DIR", help="Where the cache, journal and lock live (default: .nemoflow/ "
-                              "beside the recipe; NEMOFLOW_STATE_DIR).")
-
-
-def _workspace(recipe, *, targets=None, force=None, jobs=None, cpus=None, keep_going=False, state_dir=None, engine=None, api_url=None):
-    from .errors import NemoflowError
-    from .run.runner import RunOptions, Workspace
-
-    if jobs is not None and jobs < 1:
-        _fail(f"-j takes a number of steps at a time, 1 or more; got {jobs}")
-    if cpus is not None and cpus < 1:
-        _fail(f"--cpus takes a number of cores, 1 or more; got {cpus}")
-    options = RunOptions(targets=tuple(targets or ()), force=tuple(force or ()), jobs=jobs, cpus=cpus, keep_going=keep_going,
-                         state_dir=state_dir.resolve() if state_dir else None, engine=engine, api_url=api_url)
-    try:
-        return Workspace(recipe, options)
-    except NemoflowError as err:
-        _fail(str(err), err.exit_code)
 
 
 @app.command()
@@ -272,17 +190,17 @@ def run(
     """Run a recipe: plan against the cache, render what changed (in parallel), run the expect checks."""
     import contextlib
 
-    from .errors import NemoflowError
+    from ..errors import NemoflowError
 
-    recipe = _load(file, sets, params)
-    ws = _workspace(recipe, targets=targets, force=force, jobs=jobs, cpus=cpus, keep_going=keep_going, state_dir=state_dir,
+    recipe = load_recipe(file, sets, params)
+    ws = workspace(recipe, targets=targets, force=force, jobs=jobs, cpus=cpus, keep_going=keep_going, state_dir=state_dir,
                     engine=engine, api_url=api_url)
     if dry_run:
         _print_plan(ws, as_json=as_json, detailed=False)
         return
-    from .run.display import RunDisplay
-    from .run.events import JsonLines
-    from .run.junit import JUnitReport
+    from ..run.display import RunDisplay
+    from ..run.events import JsonLines
+    from ..run.junit import JUnitReport
 
     display = RunDisplay(verbose=verbose, live=False if as_json else None)
     report = JUnitReport(recipe) if junit else None
@@ -294,7 +212,7 @@ def run(
         with display if not as_json else contextlib.nullcontext():
             result = ws.run(sinks)
     except NemoflowError as err:
-        _fail(str(err), err.exit_code)
+        fail(str(err), err.exit_code)
     except KeyboardInterrupt:
         typer.echo("nemoflow: interrupted; FFmpeg was stopped, no partial output was kept, and finished steps are cached",
                    err=True)
@@ -307,7 +225,7 @@ def run(
         if report is not None and junit is not None:
             report.write(junit)
     for sid, message in result.errors:
-        typer.echo(_color(f"nemoflow: error: {sid}: {message}"), err=True)
+        typer.echo(color(f"nemoflow: error: {sid}: {message}"), err=True)
     typer.echo(_run_summary(result), err=True)
     raise typer.Exit(result.exit_code)
 
@@ -346,12 +264,12 @@ def _terminate_as_interrupt():
 
 
 def _print_plan(ws, *, as_json: bool, detailed: bool) -> None:
-    from .errors import NemoflowError
+    from ..errors import NemoflowError
 
     try:
         plan = ws.plan()
     except NemoflowError as err:
-        _fail(str(err), err.exit_code)
+        fail(str(err), err.exit_code)
     ws.save_memo()
     counts = {s: plan.count(s) for s in ("run", "restore", "cached", "blocked", "error")}
     if as_json:
@@ -360,7 +278,7 @@ def _print_plan(ws, *, as_json: bool, detailed: bool) -> None:
     else:
         width = max((len(s) for s in plan.steps), default=0)
         for p in plan.steps.values():
-            why = "" if p.status == "cached" else "  " + "; ".join(p.reasons)
+            why = "" if p.status == "cached" else "  " + "; ".join(p.texts)
             typer.echo(f"  {p.status:<8} {p.id:<{width}}{why}".rstrip())
         summary = ", ".join(f"{n} {'to ' + w if w in ('run', 'restore') else w}" for w, n in counts.items() if n)
         typer.echo(("nothing to do: " if not plan.changes and not plan.errors else "") + (summary or "no steps"))
@@ -385,8 +303,8 @@ def plan(
     params: Optional[Path] = ParamsOption,
 ) -> None:
     """Show what `run` would do, step by step: run, restore, cached or blocked, and why. Changes nothing."""
-    recipe = _load(file, sets, params)
-    _print_plan(_workspace(recipe, targets=targets, force=force, state_dir=state_dir, engine=engine, api_url=api_url), as_json=as_json,
+    recipe = load_recipe(file, sets, params)
+    _print_plan(workspace(recipe, targets=targets, force=force, state_dir=state_dir, engine=engine, api_url=api_url), as_json=as_json,
                 detailed=detailed_exitcode)
 
 
@@ -402,14 +320,14 @@ def explain(
     params: Optional[Path] = ParamsOption,
 ) -> None:
     """Say why a step runs or is cached: which part of its cache key changed since it last ran, down to the cause."""
-    from .errors import NemoflowError
+    from ..errors import NemoflowError
 
-    recipe = _load(file, sets, params)
-    ws = _workspace(recipe, state_dir=state_dir, engine=engine, api_url=api_url)
+    recipe = load_recipe(file, sets, params)
+    ws = workspace(recipe, state_dir=state_dir, engine=engine, api_url=api_url)
     try:
         info = ws.explain(step)
     except NemoflowError as err:
-        _fail(str(err), err.exit_code)
+        fail(str(err), err.exit_code)
     if as_json:
         typer.echo(json.dumps(info, indent=2, ensure_ascii=False))
         return
@@ -446,11 +364,11 @@ def clean(
     params: Optional[Path] = ParamsOption,
 ) -> None:
     """Remove cached results that no current step key uses (outputs you saved are never touched)."""
-    from .errors import NemoflowError
-    from .run.lock import RunLock
+    from ..errors import NemoflowError
+    from ..run.lock import RunLock
 
-    recipe = _load(file, sets, params)
-    ws = _workspace(recipe, state_dir=state_dir)
+    recipe = load_recipe(file, sets, params)
+    ws = workspace(recipe, state_dir=state_dir)
     try:
         if dry_run or not ws.state.exists():
             report = ws.clean(dry_run=True) if ws.state.exists() else {"removed": [], "bytes": 0, "dry_run": dry_run}
@@ -458,7 +376,7 @@ def clean(
             with RunLock(ws.state.lock_file, say=lambda text: typer.echo(f"note: {text}", err=True)):
                 report = ws.clean(dry_run=False)
     except NemoflowError as err:
-        _fail(str(err), err.exit_code)
+        fail(str(err), err.exit_code)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -473,58 +391,34 @@ def clean(
 def draft(
     file: Path = typer.Argument(..., help="Recipe file."),
     step: Optional[str] = typer.Option(None, "--step", help="Only this step's draft (an edit, ask or export id, e.g. export.final)."),
+    state_dir: Optional[Path] = StateDirOption,
+    engine: Optional[str] = EngineOption,
+    api_url: Optional[str] = ApiUrlOption,
     sets: Optional[list[str]] = SetOption,
     params: Optional[Path] = ParamsOption,
 ) -> None:
-    """Print each export's Draft (the timeline JSON an engine renders), after probing its media."""
-    from .core.graph import topological_order
-    from .errors import NemoflowError
+    """Print each export's Draft (the timeline JSON an engine renders), from the cache where a step ran before."""
+    from ..core.model import StepKind
+    from ..errors import NemoflowError
 
-    recipe = _load(file, sets, params)
-    from .engines.local.engine import LocalEngine
-
-    engine = LocalEngine(recipe)
-    wanted = [sid for sid in topological_order(recipe) if recipe.steps[sid].kind == "export"]
+    recipe = load_recipe(file, sets, params)
+    ws = workspace(recipe, state_dir=state_dir, engine=engine, api_url=api_url)
+    wanted = [sid for sid in ws.order if recipe.steps[sid].kind == StepKind.EXPORT]
     if step is not None:
-        if step not in recipe.steps or recipe.steps[step].kind not in ("edit", "ask", "export", "media"):
-            _fail(f"`{step}` is not an edit, ask, media or export step of {file}; steps: {', '.join(recipe.steps)}")
+        if step not in recipe.steps or recipe.steps[step].kind == StepKind.EXPECT:
+            fail(f"`{step}` is not an edit, ask, media or export step of {file}; steps: {', '.join(recipe.steps)}")
         wanted = [step]
     out = {}
     try:
-        for sid in wanted:
-            s = recipe.steps[sid]
-            if s.kind == "export":
-                d, o = engine.export_draft(s)
-                out[sid] = {"draft": d.to_json(), "output": {"width": o.width, "height": o.height, "fps": o.fps, "format": o.container,
-                                                              "codec": o.codec, "quality": o.quality, "crf": o.crf, "audio": o.audio}}
-            else:
-                out[sid] = {"draft": engine.draft(sid).to_json()}
+        with ws.reading() as steps:
+            for sid in wanted:
+                if recipe.steps[sid].kind == StepKind.EXPORT:
+                    made, o = steps.export_draft(recipe.steps[sid])
+                    out[sid] = {"draft": made.to_json(), "output": {"width": o.width, "height": o.height, "fps": o.fps,
+                                                                     "format": o.container, "codec": o.codec, "quality": o.quality,
+                                                                     "crf": o.crf, "audio": o.audio}}
+                else:
+                    out[sid] = {"draft": steps.draft(sid).to_json()}
     except NemoflowError as err:
-        _fail(str(err), err.exit_code)
+        fail(str(err), err.exit_code)
     typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
-
-
-from .cli_nemo import register as _register_cloud_commands  # noqa: E402  (commands defined after the app)
-
-_register_cloud_commands(app)
-
-
-def entry() -> None:
-    """Console-script entry: no Python traceback for anything a user can cause."""
-    try:
-        app()
-    except KeyboardInterrupt:
-        typer.echo("nemoflow: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except BrokenPipeError:
-        sys.exit(EXIT_OK)
-    except Exception as exc:
-        if os.environ.get("NEMOFLOW_DEBUG"):
-            raise
-        typer.echo(f"nemoflow: internal error (a bug in nemoflow, not in your recipe): {type(exc).__name__}: {exc}\n"
-                   "run again with NEMOFLOW_DEBUG=1 for the traceback, and please report it", err=True)
-        sys.exit(EXIT_INTERNAL)
-
-
-if __name__ == "__main__":
-    entry()

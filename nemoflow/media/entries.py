@@ -1,0 +1,69 @@
+"""Media steps → media entries: probed files, or generated sources described exactly.
+
+An entry holds what the timeline and an engine need (kind, length, size,
+rate, audio, pixel format, rotation), so no later stage probes again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.model import MediaSource, MediaSpec, Step
+from ..core.values import Color, Duration, Fps, Frequency, Percent, Resolution
+from ..draft.media import MediaEntry, MediaKind
+from ..errors import MediaError
+from .probe import MediaInfo
+
+DEFAULT_SIZE = (1920, 1080)
+
+
+def generated_entry(spec: MediaSpec) -> MediaEntry:
+    """A generator's entry: its facts are known without running anything."""
+    o = spec.options
+    duration: Duration = o["duration"]
+    gen: dict[str, Any] = {"name": spec.generator}
+    d = round(duration.seconds * 1000)
+    if spec.generator in ("pattern", "color"):
+        size: Resolution | None = o.get("size")
+        w, h = (size.width, size.height) if size else DEFAULT_SIZE
+        fps = o.get("fps")
+        rate = float(fps.value if isinstance(fps, Fps) else fps) if fps is not None else 30.0
+        gen.update(w=w, h=h, fps=rate)
+        if spec.generator == "color":
+            color: Color = o["color"]
+            gen["color"] = color.hex()
+        else:
+            gen["kind"] = o.get("kind") or "testsrc"
+        tone: Frequency | None = o.get("tone")
+        if tone is not None:
+            gen["tone"] = tone.hz
+        return MediaEntry(MediaKind.VIDEO, audio=tone is not None, d=d, w=w, h=h, fps=rate, pix_fmt="yuv420p", gen=gen)
+    if spec.generator == "tone":
+        gen["tone"] = o["frequency"].hz
+    volume = o.get("volume")
+    if isinstance(volume, Percent):
+        gen["volume"] = volume.value
+    return MediaEntry(MediaKind.AUDIO, audio=True, d=d, gen=gen)
+
+
+def file_entry(info: MediaInfo) -> MediaEntry:
+    """A probed file's entry."""
+    d = round(info.duration * 1000) if info.duration is not None and info.kind != "image" else None
+    v = info.video
+    if v is None:
+        return MediaEntry(MediaKind(info.kind), audio=info.audio is not None, d=d, path=str(info.path))
+    return MediaEntry(MediaKind(info.kind), audio=info.audio is not None, d=d, w=v.width, h=v.height, fps=round(float(v.fps), 3),
+                      vfr=bool(v.vfr), pix_fmt=v.pix_fmt, codec=v.codec, rotation=v.rotation, path=str(info.path))
+
+
+def media_entry(step: Step[MediaSpec], *, max_bytes: int | None = None) -> MediaEntry:
+    """Validate and describe one media step on this machine (MediaError for anything unusable, naming the recipe line)."""
+    spec = step.spec
+    if spec.source == MediaSource.GENERATED:
+        return generated_entry(spec)
+    if spec.source == MediaSource.URL or spec.path is None:
+        raise MediaError(f"{step.span}: media `{step.name}` is a URL ({spec.url}); it has no file on this machine to describe. "
+                         "Download it and give its path, or run with the nemo engine.")
+    from .validate import validate_media
+
+    return file_entry(validate_media(spec.path, max_bytes=max_bytes))

@@ -1,0 +1,78 @@
+"""How FFmpeg opens one media entry: a file with input seeking, a still looped, or a generator as lavfi.
+
+Shared by everything that feeds media to FFmpeg (an engine's filter graph,
+footage analysis, encoding a generated source for upload), so a generator
+means the same picture and sound everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..draft.media import MediaEntry, MediaKind
+from .escape import lavfi_number
+
+PATTERN_SOURCES = {
+    "testsrc": "testsrc2=s={s}:r={r}",
+    "bars": "smptehdbars=s={s}:r={r}",
+    "grid": "color=c=0x1e2430:s={s}:r={r},drawgrid=w=iw/16:h=ih/9:t=2:c=0xffffff@0.6",
+    "gradient": "gradients=s={s}:r={r}:speed=0.01",
+    "mandelbrot": "mandelbrot=s={s}:r={r}",
+    "noise": "color=c=0x808080:s={s}:r={r},noise=alls=60:allf=t+u",
+}
+
+
+def seconds(ms: int | float) -> str:
+    """Milliseconds as an FFmpeg time in seconds (`1.5`)."""
+    return lavfi_number(ms / 1000)
+
+
+def generator_source(gen: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """lavfi descriptions (video, audio) for a generated media entry."""
+    name = gen["name"]
+    video = audio = None
+    if name in ("pattern", "color"):
+        size = f"{gen['w']}x{gen['h']}"
+        rate = lavfi_number(gen["fps"])
+        if name == "color":
+            video = f"color=c=0x{gen['color'].lstrip('#')}:s={size}:r={rate}"
+        else:
+            video = PATTERN_SOURCES[gen.get("kind") or "testsrc"].format(s=size, r=rate)
+    if gen.get("tone"):
+        audio = f"sine=frequency={lavfi_number(gen['tone'])}:sample_rate=48000"
+    elif name == "silence":
+        audio = "anullsrc=r=48000:cl=stereo"
+    if audio and gen.get("volume") is not None and abs(gen["volume"] - 100) > 1e-6:
+        audio += f",volume={lavfi_number(gen['volume'] / 100)}"
+    return video, audio
+
+
+def input_args(entry: MediaEntry, start_ms: int, length_ms: int | None, *, loop: bool = False,
+               still_fps: float | None = None) -> list[str]:
+    """Arguments that open one media entry at `start_ms` for `length_ms` (input seeking, not a trim filter)."""
+    args: list[str] = []
+    if entry.gen is not None:
+        video, audio = generator_source(entry.gen)
+        total = (start_ms + (length_ms or entry.d or 0)) / 1000
+        parts = []
+        if video:
+            parts.append(f"{video},trim=duration={lavfi_number(total)}[out0]")
+        if audio:
+            parts.append(f"{audio},atrim=duration={lavfi_number(total)}[out{len(parts)}]")
+        if start_ms:
+            args += ["-ss", seconds(start_ms)]
+        if length_ms is not None:
+            args += ["-t", seconds(length_ms)]
+        return [*args, "-f", "lavfi", "-i", ";".join(parts)]
+    if entry.path is None:
+        raise ValueError(f"media entry {entry} has neither a file nor a generator")
+    if entry.kind == MediaKind.IMAGE:
+        return ["-loop", "1", "-framerate", lavfi_number(still_fps or 30), "-t", seconds(length_ms or 0), "-i", entry.path]
+    if loop:
+        args += ["-stream_loop", "-1"]
+    if start_ms:
+        args += ["-ss", seconds(start_ms)]
+    if length_ms is not None:
+        args += ["-t", seconds(length_ms)]
+    return [*args, "-i", entry.path]

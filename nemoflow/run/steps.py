@@ -1,0 +1,186 @@
+"""The step-kind table: what running each kind of step means, the same for every engine.
+
+    media   the engine describes the source (and brings it where it renders)
+    edit    the clauses build a Draft (draft/build.py); the engine keeps it where it keeps timelines
+    ask     the engine carries out the instruction on the base step's Draft
+    export  the base Draft and the export settings resolve to an Output; the engine renders
+    expect  the exported file is probed here and every assertion checked
+
+What a step reads from earlier steps (media entries, Drafts) comes from this
+run's memo, else from the cache (an input that did not run this time), else
+is made now; a step being run always makes its own result.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ..core.model import AskSpec, ExpectSpec, ExportSpec, MediaSource, MediaSpec, Recipe, Step, StepKind
+from ..draft.build import build_edit, media_clip_draft
+from ..draft.media import MediaEntry
+from ..draft.model import VIDEO, Draft
+from ..draft.ops import DEFAULT_CANVAS
+from ..draft.output import Output, output_for
+from ..draft.schema import checked, load_draft
+from ..engines.base import Engine, Reporter
+from ..errors import NemoflowError
+from .expect import evaluate
+
+
+class ChecksFailed(NemoflowError):
+    """An expect step whose assertions did not all hold (each one is reported as a `check` event)."""
+
+    exit_code = 1
+
+
+@attrs.frozen
+class Outcome:
+    """What running one step produced: a JSON result for the cache, files written, a line for people."""
+
+    result: dict[str, Any]
+    outputs: tuple[Path, ...] = ()
+    summary: str = ""
+
+
+CachedResult = Callable[[str], "dict[str, Any] | None"]  # step id → its result from the store, if it has one
+CheckSink = Callable[[Step, dict[str, Any]], None]  # an expect step's check, as it is evaluated
+
+
+class Steps:
+    """Runs the steps of one recipe on one engine; media entries and Drafts are memoised for the run."""
+
+    def __init__(self, recipe: Recipe, engine: Engine, *, cached: CachedResult, reporter: Callable[[str], Reporter],
+                 on_check: CheckSink | None = None) -> None:
+        self.recipe = recipe
+        self.engine = engine
+        self.cached = cached
+        self.reporter = reporter
+        self.on_check = on_check or (lambda step, check: None)
+        self._media: dict[str, MediaEntry] = {}
+        self._drafts: dict[str, Draft] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def run(self, step: Step) -> Outcome:
+        return KINDS[step.kind](self, step)
+
+    def _locked(self, what: str) -> threading.Lock:
+        """One maker per result ("draft:edit.cut", "media:media.clip"): two exports of one edit wait for one Draft."""
+        with self._lock:
+            return self._locks.setdefault(what, threading.Lock())
+
+    # -- what steps read from earlier steps -------------------------------------------------
+    def media(self, sid: str) -> MediaEntry:
+        with self._locked(f"media:{sid}"):
+            if sid not in self._media:
+                step: Step[MediaSpec] = self.recipe.steps[sid]
+                stored = self.cached(sid)
+                if stored is not None:
+                    entry = MediaEntry.from_json(stored, f"the cached result of {sid}")
+                    if entry.path is not None and step.spec.source == MediaSource.FILE:
+                        entry = entry.evolve(path=str(step.spec.path))  # same content (the key says so), maybe moved
+                    self._media[sid] = entry
+                else:
+                    self._media[sid] = self.engine.media(step, self.reporter(sid)).entry
+            return self._media[sid]
+
+    def draft(self, sid: str) -> Draft:
+        """The Draft a step produces (a media step: the whole source as one clip)."""
+        with self._locked(f"draft:{sid}"):
+            if sid not in self._drafts:
+                step = self.recipe.steps[sid]
+                stored = self.cached(sid) if step.kind in (StepKind.EDIT, StepKind.ASK) else None
+                if stored is not None:
+                    self._drafts[sid] = self._relocated(load_draft(stored, f"read from the cache for {sid}"))
+                elif step.kind == StepKind.MEDIA:
+                    self._drafts[sid] = checked(media_clip_draft(sid, self.media(sid)), f"for {sid}")
+                else:
+                    self._drafts[sid] = self._make_draft(step).draft
+            return self._drafts[sid]
+
+    def _make_draft(self, step: Step):
+        if step.kind == StepKind.EDIT:
+            media = {i: self.media(i) for i in step.inputs if self.recipe.steps[i].kind == StepKind.MEDIA}
+            return self.engine.timeline(step, build_edit(step, media, self.draft), self.reporter(step.id))
+        if step.kind == StepKind.ASK:
+            ask: AskSpec = step.spec
+            return self.engine.ask(step, self.draft(ask.base.id), self.reporter(step.id))
+        raise NemoflowError(f"{step.id} does not produce a draft")
+
+    def _relocated(self, draft: Draft) -> Draft:
+        """A cached Draft's file media pointed at where they are now (a key covers content, not place)."""
+        moved = {mid: self.media(mid).path for mid, e in draft.media.items()
+                 if "path" in e and mid in self.recipe.steps and self.recipe.steps[mid].kind == StepKind.MEDIA}
+        moved = {mid: path for mid, path in moved.items() if path is not None and path != draft.media[mid]["path"]}
+        if not moved:
+            return draft
+        return draft.with_m(media={**draft.media, **{mid: {**draft.media[mid], "path": path} for mid, path in moved.items()}})
+
+    def export_draft(self, step: Step[ExportSpec]) -> tuple[Draft, Output]:
+        """The Draft an export renders and the file it asks for."""
+        draft = self.draft(step.spec.base.id)
+        return draft, output_for(step.spec.settings, draft.canvas or DEFAULT_CANVAS, draft.m.get("output"))
+
+
+def _clips(draft: Draft) -> str:
+    n = len(draft.segments(VIDEO))
+    return f"{n} clip{'s' if n != 1 else ''}, {draft.d / 1000:.1f}s"
+
+
+def run_media(steps: Steps, step: Step[MediaSpec]) -> Outcome:
+    with steps._locked(f"media:{step.id}"):
+        result = steps.engine.media(step, steps.reporter(step.id))
+        steps._media[step.id] = result.entry
+    entry = result.entry
+    length = f", {entry.d / 1000:.1f}s" if entry.d else ""
+    return Outcome(entry.to_json(), summary=f"{entry.kind}{length}" + (f", {result.note}" if result.note else ""))
+
+
+def run_draft(steps: Steps, step: Step) -> Outcome:
+    """An edit or an ask: make its Draft now (not from the cache: this step is the one running)."""
+    with steps._locked(f"draft:{step.id}"):
+        made = steps._make_draft(step)
+        steps._drafts[step.id] = made.draft
+    return Outcome(made.draft.to_json(), summary=made.summary or _clips(made.draft))
+
+
+def run_export(steps: Steps, step: Step[ExportSpec]) -> Outcome:
+    draft, out = steps.export_draft(step)
+    checked(draft, f"before rendering {step.id}")
+    done = steps.engine.render(step, draft, out, steps.reporter(step.id))
+    return Outcome(done.result, (done.path,), done.summary)
+
+
+def run_expect(steps: Steps, step: Step[ExpectSpec]) -> Outcome:
+    spec = step.spec
+    target: Step[ExportSpec] = steps.recipe.steps[spec.target.id]
+    path = target.spec.path
+    if not path.is_file():
+        raise ChecksFailed(f"{step.id}: {os.path.relpath(path)} does not exist, so nothing could be checked")
+    checks = []
+    for res in evaluate(path, spec.checks):
+        item = {"check": res.expected, "ok": res.ok, "expected": res.expected, "actual": res.actual,
+                "file": res.check.span.file, "line": res.check.span.line}
+        checks.append(item)
+        steps.on_check(step, item)
+    bad = [c for c in checks if not c["ok"]]
+    if bad:
+        raise ChecksFailed(f"{len(bad)} of {len(checks)} checks failed in {step.id}: "
+                           + "; ".join(f"{c['check']} (actual: {c['actual']})" for c in bad))
+    return Outcome({"checks": checks}, summary=f"{len(checks)} checks passed")
+
+
+KINDS: dict[StepKind, Callable[[Steps, Any], Outcome]] = {
+    StepKind.MEDIA: run_media,
+    StepKind.EDIT: run_draft,
+    StepKind.ASK: run_draft,
+    StepKind.EXPORT: run_export,
+    StepKind.EXPECT: run_expect,
+}
+"""Every kind of step, and what running it means (a test checks every StepKind is here)."""

@@ -1,0 +1,463 @@
+"""A workspace: one recipe, its engine and its state directory; plan, run, explain, clean, draft.
+
+The flow of one run goes down once: keys (plan/keys.py) → a plan (plan/planner.py)
+→ tasks on the executor → each task runs its step by the step-kind table
+(run/steps.py) on the chosen engine → its record goes into the store. The
+runner knows engines only through engines/base.py and the table in
+core/engines.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ..config import cache_dir, setting
+from ..core import engines
+from ..core.diagnostics import Diagnostic
+from ..core.graph import topological_order
+from ..core.model import Recipe, Step, StepKind
+from ..engines.base import Engine, EngineContext, Message, Resource
+from ..engines.base import create as create_engine
+from ..errors import NemoflowError
+from ..plan.digests import DigestMemo
+from ..plan.keys import StepKey, compute_keys
+from ..plan.planner import LastRun, Plan, PlannedStep, Planner, Status, TargetError
+from .events import EventBus, Sink, new_run_id
+from .executor import Executor, Hooks, Task, TaskResult
+from .journal import Interrupted, Journal, last_interrupted
+from .lock import RunLock
+from .steps import Outcome, Steps
+from .store import StateDir, StoreHistory, read_json, write_json
+
+
+class StateError(NemoflowError):
+    exit_code = 2
+
+
+@attrs.define
+class RunOptions:
+    targets: tuple[str, ...] = ()
+    force: tuple[str, ...] = ()
+    jobs: int | None = None  # default: twice the cores, at least 4 (renders are limited by the cpu budget)
+    cpus: int | None = None  # cpu budget; default: the cores this machine has
+    keep_going: bool = False
+    state_dir: Path | None = None
+    retries: int = 3  # for steps the engine marks as network steps
+    engine: str | None = None  # default: NEMOFLOW_ENGINE, the recipe's `engine`, `[run] engine`, else local
+    engine_options: dict[str, str] = attrs.field(factory=dict)  # e.g. {"api_url": …} for the nemo engine
+
+
+@attrs.define
+class RunResult:
+    run_id: str
+    status: str = "ok"  # ok | failed | interrupted
+    exit_code: int = 0
+    seconds: float = 0.0
+    steps: dict[str, str] = attrs.field(factory=dict)  # step → final status
+    checks: list[dict[str, Any]] = attrs.field(factory=list)
+    errors: list[tuple[str, str]] = attrs.field(factory=list)  # (step, message)
+
+    def count(self, status: str) -> int:
+        return sum(s == status for s in self.steps.values())
+
+
+def default_jobs() -> int:
+    return max(4, 2 * (os.cpu_count() or 1))
+
+
+def choose_engine(recipe: Recipe, explicit: str | None) -> str:
+    """--engine, else NEMOFLOW_ENGINE, else the recipe's `engine` statement, else `[run] engine`, else local."""
+    for origin, value in (("--engine", explicit), ("NEMOFLOW_ENGINE", os.environ.get("NEMOFLOW_ENGINE")),
+                          ("the recipe's `engine` statement", recipe.engine),
+                          ("`[run] engine` in the config file", setting("run", "engine"))):
+        if value:
+            if value not in engines.names():
+                raise TargetError(f"{origin} names the engine `{value}`; the engines are: {', '.join(engines.names())}")
+            return value
+    return engines.DEFAULT
+
+
+def engine_diagnostics(recipe: Recipe, engine: str | None = None) -> list[Diagnostic]:
+    """What the engine a run would use says it cannot run, before anything runs (`nemoflow check` reports these)."""
+    chosen = create_engine(choose_engine(recipe, engine), EngineContext(recipe, _state_root(None, recipe.path.parent), cache_dir()))
+    return [d for d in (chosen.diagnose(step) for step in recipe.steps.values()) if d is not None]
+
+
+class Workspace:
+    """One recipe and its `.nemoflow/` state: plan, run, explain, clean."""
+
+    def __init__(self, recipe: Recipe, options: RunOptions | None = None) -> None:
+        self.recipe = recipe
+        self.options = options or RunOptions()
+        self.base = recipe.path.resolve().parent
+        self.state = StateDir(_state_root(self.options.state_dir, self.base), recipe.path)
+        self.digests = DigestMemo(self.state.digests_file)
+        self.order = topological_order(recipe)
+        self.last: dict[str, LastRun] = _read_last(read_json(self.state.last_file))
+        self.history = StoreHistory(self.state.store, self.base, self.digests, self.last)
+        self.engine: Engine = create_engine(choose_engine(recipe, self.options.engine), EngineContext(
+            recipe, self.state.recipe_dir, cache_dir(), self.options.engine_options, self.digests.digest,
+            lambda sid: self.keys()[sid].key))
+        self._keys: dict[str, StepKey] | None = None
+        self._planner: Planner | None = None
+        self._records: dict[str, dict[str, Any]] = {}
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+        self.bus: EventBus | None = None
+
+    # -- keys and plans ------------------------------------------------------
+    def keys(self) -> dict[str, StepKey]:
+        if self._keys is None:
+            self._keys = compute_keys(self.recipe, self.order, self.digests, self.engine.identity(self.digests),
+                                      self.engine.step_identity)
+        return self._keys
+
+    @property
+    def planner(self) -> Planner:
+        if self._planner is None:
+            problems = {sid: d for sid, d in ((s.id, self.engine.diagnose(s)) for s in self.recipe.steps.values()) if d is not None}
+            self._planner = Planner(self.recipe, self.order, self.keys(), self.history, problems)
+        return self._planner
+
+    def plan(self, selected: set[str] | None = None) -> Plan:
+        planner = self.planner
+        chosen = planner.select(self.options.targets) if selected is None else selected
+        plan = planner.plan(chosen, planner.forced(self.options.force))
+        for planned in plan.steps.values():
+            if planned.record is not None:
+                self._records[planned.key.key] = planned.record
+        return plan
+
+    def save_memo(self) -> None:
+        """Keep digests computed while planning (only where a state directory already exists: plan creates none)."""
+        if self.state.exists():
+            with contextlib.suppress(OSError):
+                self.digests.save()
+
+    # -- explain ------------------------------------------------------------
+    def explain(self, sid: str) -> dict[str, Any]:
+        """Why `sid` runs or not: its status and which key components changed since it last ran, down to the root cause."""
+        planner = self.planner
+        matched = planner.match(sid) if sid not in self.recipe.steps else [sid]
+        if not matched:
+            raise planner.unknown(sid)
+        if len(matched) != 1:
+            raise TargetError(f"`{sid}` names {len(matched)} steps ({', '.join(matched[:6])}); name one")
+        sid = matched[0]
+        planned = self.plan(set(self.order)).steps[sid]
+        prev = self.last.get(sid)
+        out: dict[str, Any] = {"step": sid, "status": planned.status, "reasons": list(planned.texts), "key": planned.key.key,
+                               "last": None, "changes": []}
+        if prev is not None:
+            out["last"] = {k: v for k, v in prev.to_json().items() if k in ("run", "t", "status", "key", "seconds", "error")}
+            out["changes"] = planner.changes(sid, prev.key)
+        return out
+
+    # -- reading steps' results without a run (`nemoflow draft`, tools) ---------------------------
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Steps]:
+        """The steps' media and Drafts, from the cache where a step's result is there, else made now (nothing is recorded)."""
+        steps = self._steps(reporter=lambda sid: _Quiet())
+        self.engine.start()
+        try:
+            yield steps
+        finally:
+            self.engine.close()
+
+    def _steps(self, *, reporter: Callable[[str], Any], on_check: Callable[[Step, dict[str, Any]], None] | None = None) -> Steps:
+        return Steps(self.recipe, self.engine, cached=self._cached_result, reporter=reporter, on_check=on_check)
+
+    def _cached_result(self, sid: str) -> dict[str, Any] | None:
+        """An input's result from the store, so a step that runs can build on steps that did not."""
+        keys = self.keys()
+        if sid not in keys:
+            return None
+        key = keys[sid].key
+        record = self._records.get(key) or self.state.store.get(key)
+        result = record.get("result") if record else None
+        return result if isinstance(result, dict) else None
+
+    # -- running ------------------------------------------------------------
+    def run(self, sinks: list[Sink]) -> RunResult:
+        try:
+            self.state.create()
+        except OSError as exc:
+            raise StateError(f"cannot write nemoflow's state directory {self.state.root} ({exc.strerror or exc}); "
+                             "make it writable, or put the state elsewhere with --state-dir DIR or NEMOFLOW_STATE_DIR") from None
+        bus = self.bus = EventBus(new_run_id(), sinks)
+        result = RunResult(bus.run_id)
+        started = time.monotonic()
+        notes: list[str] = []  # said while taking the lock, reported after run-started
+        with RunLock(self.state.lock_file, say=notes.append):
+            journal = Journal(self.state.journal_dir, bus.run_id)
+            previous = last_interrupted(self.state.journal_dir, exclude=journal.path)
+            bus.sinks.append(journal.write)
+            plan: Plan | None = None
+            try:
+                self.engine.start()
+                bus.emit("run-started", recipe=str(self.recipe.path), pid=os.getpid(), engine=self.engine.name,
+                         jobs=self._jobs(), cpus=self._cpus(), targets=list(self.options.targets),
+                         state_dir=str(self.state.root), resumed_from=previous.run if previous else None)
+                for note in notes:
+                    bus.emit("note", message=note)
+                if previous is not None:
+                    self._recover(previous, bus)
+                plan = self.plan()
+                for planned in plan.steps.values():
+                    bus.emit("plan", **planned.to_json())
+                self._execute(plan, bus, result)
+            except KeyboardInterrupt:
+                result.status, result.exit_code = "interrupted", 130
+                raise
+            except NemoflowError as err:  # before any step ran: FFmpeg missing, a bad --force, …
+                result.status, result.exit_code = "failed", err.exit_code
+                raise
+            except Exception:
+                result.status, result.exit_code = "failed", 70
+                raise
+            finally:
+                result.seconds = time.monotonic() - started
+                self._finish(result)
+                bus.emit("run-finished", status=result.status, exit_code=result.exit_code, seconds=round(result.seconds, 3),
+                         counts={s: result.count(s) for s in ("ok", "cached", "restored", "failed", "blocked", "cancelled")},
+                         checks={"passed": sum(c["ok"] for c in result.checks), "failed": sum(not c["ok"] for c in result.checks)})
+                journal.close()
+                self.engine.close()
+        return result
+
+    def _jobs(self) -> int:
+        return self.options.jobs or int(setting("run", "jobs", env="NEMOFLOW_JOBS", default=0) or 0) or default_jobs()
+
+    def _cpus(self) -> int:
+        return self.options.cpus or (os.cpu_count() or 1)
+
+    def _recover(self, previous: Interrupted, bus: EventBus) -> None:
+        """A killed run: say so, drop the partial files of what it was rendering, remember how its steps ended."""
+        removed = []
+        for sid in previous.unfinished:
+            step = self.recipe.steps.get(sid)
+            if step is not None and step.kind == StepKind.EXPORT:
+                dest: Path = step.spec.path
+                for partial in dest.parent.glob(f".{glob.escape(dest.stem)}.*.partial{dest.suffix}"):
+                    with contextlib.suppress(OSError):
+                        partial.unlink()
+                        removed.append(partial.name)
+        for event in previous.events:
+            sid, key = event.get("step"), event.get("key")
+            if not isinstance(sid, str) or not isinstance(key, str):
+                continue
+            if event.get("event") == "step-started":
+                self.last[sid] = LastRun(key, "interrupted", previous.run, _text(event.get("t")))
+            elif event.get("event") == "step-finished" and event.get("status") != "cached":
+                self.last[sid] = LastRun(key, str(event.get("status")), previous.run, _text(event.get("t")),
+                                         _number(event.get("seconds")), _text(event.get("error")))
+        what = ", ".join(previous.unfinished) or "no step"
+        bus.emit("note", message=f"the previous run ({previous.run}, pid {previous.pid}) was killed while running {what}; "
+                                 f"its {len(previous.finished)} finished steps are cached, unfinished ones run again"
+                                 + (f" (removed {len(removed)} partial file{'s' if len(removed) != 1 else ''})" if removed else ""))
+
+    def _execute(self, plan: Plan, bus: EventBus, result: RunResult) -> None:
+        steps = self._steps(reporter=lambda sid: _BusReporter(bus, sid),
+                            on_check=lambda step, check: self._check_event(bus, result, step, check, cached=False))
+        tasks = []
+        position = {sid: i for i, sid in enumerate(self.order)}
+        for planned in plan.steps.values():
+            step = self.recipe.steps[planned.id]
+            if planned.status == Status.CACHED:
+                record = planned.record or {}
+                result.steps[planned.id] = "cached"
+                bus.emit("step-finished", step=planned.id, kind=step.kind, key=planned.key.key, status="cached", seconds=0.0,
+                         outputs=[str(self.base / o["path"]) for o in record.get("outputs", [])], summary=record.get("summary", ""))
+                for check in record.get("result", {}).get("checks", []) if step.kind == StepKind.EXPECT else []:
+                    self._check_event(bus, result, step, check, cached=True)
+            elif planned.status in (Status.ERROR, Status.BLOCKED):
+                status = "failed" if planned.status == Status.ERROR else "blocked"
+                result.steps[planned.id] = status
+                if status == "failed":
+                    result.errors.append((planned.id, planned.texts[0]))
+                    result.exit_code = 2
+                bus.emit("step-finished", step=planned.id, kind=step.kind, key=planned.key.key, status=status, seconds=0.0,
+                         outputs=[], error=planned.texts[0], exit_code=2 if status == "failed" else None)
+            else:
+                needs = self.engine.resources(step)
+                tasks.append(Task(planned.id, tuple(d for d in step.inputs if d in plan.steps), self._work(planned, steps),
+                                  priority=position[planned.id], resource=str(needs.kind), demand=needs.demand,
+                                  retries=self.options.retries if needs.kind == Resource.NET else 0))
+        if not tasks:
+            self._settle(result)
+            return
+
+        def started(task: Task, attempt: int) -> None:
+            step = self.recipe.steps[task.id]
+            bus.emit("step-started", step=task.id, kind=step.kind, key=plan.steps[task.id].key.key, attempt=attempt,
+                     resource=task.resource, demand=task.demand, action=plan.steps[task.id].status)
+
+        def finished(task: Task, done: TaskResult) -> None:
+            step = self.recipe.steps[task.id]
+            fields: dict[str, Any] = {"outputs": [], "summary": ""}
+            status = done.status
+            if done.status == "ok":
+                status, record = done.value
+                fields.update(outputs=[str(self.base / o["path"]) for o in record.get("outputs", [])], summary=record.get("summary", ""))
+            elif done.error is not None and done.status == "failed":
+                if isinstance(done.error, NemoflowError):
+                    code, message = done.error.exit_code, str(done.error)
+                else:  # a bug: say so, as the CLI does for bugs outside steps
+                    code, message = 70, f"internal error (a bug in nemoflow): {type(done.error).__name__}: {done.error}"
+                    if os.environ.get("NEMOFLOW_DEBUG"):
+                        import traceback
+
+                        message += "\n" + "".join(traceback.format_exception(done.error))
+                fields.update(error=message, exit_code=code)
+                result.errors.append((task.id, message))
+                result.exit_code = max(result.exit_code, code) if code != 70 else 70
+            elif done.status == "blocked":
+                fields.update(error=f"not run: {done.blocked_by} failed")
+            result.steps[task.id] = status
+            bus.emit("step-finished", step=task.id, kind=step.kind, key=plan.steps[task.id].key.key, status=status,
+                     seconds=round(done.seconds, 3), attempts=done.attempts, **fields)
+
+        def retrying(task: Task, attempt: int, error: BaseException, wait: float) -> None:
+            bus.emit("step-retry", step=task.id, attempt=attempt, error=str(error), wait=round(wait, 2))
+
+        budgets = {str(Resource.CPU): self._cpus(), str(Resource.NET): 8}
+        executor = Executor(jobs=self._jobs(), budgets=budgets, keep_going=self.options.keep_going,
+                            hooks=Hooks(started=started, finished=finished, retrying=retrying, cancel=self.engine.cancel))
+        executor.run(tasks)
+        self._settle(result)
+
+    def _settle(self, result: RunResult) -> None:
+        failed = any(s in ("failed", "cancelled") for s in result.steps.values()) or any(not c["ok"] for c in result.checks)
+        if failed:
+            result.status = "failed"
+            result.exit_code = result.exit_code or 1
+
+    def _work(self, planned: PlannedStep, steps: Steps) -> Callable[[int], tuple[str, dict]]:
+        step = self.recipe.steps[planned.id]
+        store = self.state.store
+
+        def work(attempt: int) -> tuple[str, dict]:
+            if planned.status == Status.RESTORE and planned.record is not None and store.restore(planned.record, self.base, self.digests):
+                return "restored", planned.record
+            with self._key_lock(planned.key.key):  # steps with equal keys (identical fan-out items) run once
+                if not planned.forced:
+                    done = store.get(planned.key.key)
+                    if done is not None and self.history.check_outputs(done).ok:
+                        return "cached", done
+                return "ok", self._run_and_record(planned, step, steps)
+
+        return work
+
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._key_locks.setdefault(key, threading.Lock())
+
+    def _run_and_record(self, planned: PlannedStep, step: Step, steps: Steps) -> dict:
+        store = self.state.store
+        if step.kind == StepKind.EXPORT:  # long enough to be killed: keep its key's parts for explain
+            store.note_components(planned.key.key, planned.key.to_json())
+        outcome: Outcome = steps.run(step)
+        assert self.bus is not None
+        record = {"step": step.id, "kind": str(step.kind), "summary": outcome.summary, "result": outcome.result,
+                  "run": self.bus.run_id, "components": planned.key.to_json()}
+        return store.put(planned.key.key, record, list(outcome.outputs), self.base, self.digests)
+
+    def _check_event(self, bus: EventBus, result: RunResult, step: Step, check: dict[str, Any], *, cached: bool) -> None:
+        result.checks.append({**check, "step": step.id})
+        bus.emit("check", step=step.id, target=step.spec.target.id, cached=cached, **check)
+
+    def _finish(self, result: RunResult) -> None:
+        """Remember how each step ended (for `explain` and the next plan) and save the digest memo."""
+        keys = self._keys or {}
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        for sid, status in result.steps.items():
+            if sid in keys:
+                err = next((m for s, m in result.errors if s == sid), None)
+                self.last[sid] = LastRun(keys[sid].key, status, result.run_id, now, error=err)
+        steps = {sid: {k: v for k, v in last.to_json().items() if v is not None} for sid, last in self.last.items()}
+        with contextlib.suppress(OSError):
+            write_json(self.state.last_file, {"format": 1, "recipe": str(self.recipe.path), "steps": steps})
+        with contextlib.suppress(OSError):
+            self.digests.save()
+
+    # -- clean --------------------------------------------------------------
+    def clean(self, *, dry_run: bool) -> dict[str, Any]:
+        """Remove store entries no current key (of this recipe, or the last run of others sharing the store) uses."""
+        keep = {k.key for k in self.keys().values()} | self.state.other_recipes_keys()
+        removed, freed = [], 0
+        for key in self.state.store.keys():
+            if key in keep:
+                continue
+            record = self.state.store.get(key) or {}
+            size = self.state.store.size(key)
+            removed.append({"key": key, "step": record.get("step"), "bytes": size})
+            freed += size
+            if not dry_run:
+                self.state.store.remove(key)
+        if not dry_run:
+            self.digests.save()
+        return {"removed": removed, "bytes": freed, "dry_run": dry_run, "state_dir": str(self.state.root)}
+
+
+class _BusReporter:
+    """A step's progress and messages, as events on the run's bus."""
+
+    def __init__(self, bus: EventBus, step_id: str) -> None:
+        self.bus = bus
+        self.step_id = step_id
+
+    def progress(self, done: float, total: float, phase: str, *, unit: str = "s", fps: float = 0.0, speed: float = 0.0,
+                 finished: bool = False) -> None:
+        self.bus.progress(self.step_id, done, total, fps, speed, phase, finished, unit)
+
+    def message(self, kind: Message, text: str) -> None:
+        self.bus.emit("step-message", step=self.step_id, kind=str(kind), text=text)
+
+
+class _Quiet:
+    """Reports nowhere: `nemoflow draft` prints only the Drafts."""
+
+    def progress(self, done: float, total: float, phase: str, *, unit: str = "s", fps: float = 0.0, speed: float = 0.0,
+                 finished: bool = False) -> None:
+        return
+
+    def message(self, kind: Message, text: str) -> None:
+        return
+
+
+def _read_last(data: Any) -> dict[str, LastRun]:
+    """last.json, read as the untrusted file it is: entries without a key and a status are dropped."""
+    steps = data.get("steps") if isinstance(data, dict) else None
+    out: dict[str, LastRun] = {}
+    for sid, entry in (steps.items() if isinstance(steps, dict) else ()):
+        if isinstance(entry, dict) and isinstance(entry.get("key"), str) and isinstance(entry.get("status"), str):
+            out[sid] = LastRun(entry["key"], entry["status"], _text(entry.get("run")), _text(entry.get("t")),
+                               _number(entry.get("seconds")), _text(entry.get("error")))
+    return out
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _state_root(explicit: Path | None, base: Path) -> Path:
+    """`--state-dir`, NEMOFLOW_STATE_DIR or `[run] state_dir` (relative to the recipe), else `.nemoflow/` beside it."""
+    chosen = explicit or setting("run", "state_dir", env="NEMOFLOW_STATE_DIR")
+    if not chosen:
+        return base / ".nemoflow"
+    path = Path(chosen).expanduser()
+    return path if path.is_absolute() else base / path
+
