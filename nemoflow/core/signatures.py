@@ -32,6 +32,7 @@ class Signature:
     keywords: tuple[Slot, ...] = ()
     flags: tuple[str, ...] = ()
     at_least_one: bool = False  # some keyword must be given (`trim`, `adjust`)
+    effect: bool = False  # a clip effect: the Draft keeps {"type": verb, slot: value, …} on every clip so far (draft/build.py)
 
     def keyword(self, name: str) -> Slot | None:
         for slot in self.keywords:
@@ -86,9 +87,12 @@ EDIT_OPS: dict[str, Signature] = {s.verb: s for s in (
     Signature("adjust", "Brightness, contrast, saturation, gamma.",
               keywords=(Slot("brightness", "percent", min=-100, max=100), Slot("contrast", "percent", min=0, max=400),
                         Slot("saturation", "percent", min=0, max=400), Slot("gamma", "number", min=0.1, max=10)),
-              at_least_one=True),
+              at_least_one=True, effect=True),
     Signature("stabilize", "Remove camera shake (two-pass).",
-              keywords=(Slot("strength", "percent", min=0, max=100), Slot("smoothing", "int", min=1, max=100))),
+              keywords=(Slot("strength", "percent", min=0, max=100), Slot("smoothing", "int", min=1, max=100)), effect=True),
+    Signature("blur", "Blur the picture of the clips so far (a background, a face, a screen that must not be read).",
+              positional=(Slot("strength", "percent", min=0, max=100, doc="how much: 100% is about 2% of the frame height"),),
+              effect=True),
     Signature("title", "A large centred title.", positional=(Slot("text", "string", required=True),), keywords=_TEXT_KEYWORDS),
     Signature("text", "A text overlay.", positional=(Slot("text", "string", required=True),), keywords=_TEXT_KEYWORDS),
     Signature("music", "A music bed under the whole timeline.",

@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..core.model import EditSpec, Op, Step, StepRef
+import attrs
+
+from ..core.model import Args, EditSpec, Op, Step, StepRef
+from ..core.signatures import EDIT_OPS, Signature
 from ..core.values import Color, Decibels, Duration, Factor, Percent
 from ..errors import DraftError
 from . import ops
@@ -77,125 +80,171 @@ def build_edit(step: Step, media: MediaLookup, draft_of: DraftLookup) -> Draft:
     return checked(ops.normalize(draft), f"built from {step.id}")
 
 
-def _source(ref: StepRef, media: MediaLookup, draft_of: DraftLookup) -> tuple[str, MediaEntry | None, Draft | None]:
-    if ref.id in media:
-        return ref.id, media[ref.id], None
-    return ref.id, None, draft_of(ref.id)
+@attrs.frozen
+class _Sources:
+    """What a clause may name: media entries (probed by the engine) and the Drafts of other steps."""
+
+    media: MediaLookup
+    draft_of: DraftLookup
+
+    def of(self, ref: StepRef) -> tuple[str, MediaEntry | None, Draft | None]:
+        if ref.id in self.media:
+            return ref.id, self.media[ref.id], None
+        return ref.id, None, self.draft_of(ref.id)
 
 
 def apply(draft: Draft, op: Op, media: MediaLookup, draft_of: DraftLookup) -> Draft:
-    """One clause → one operation."""
-    a = op.args
-    verb = op.verb
-    if verb == "video":
-        src, entry, other = _source(a["source"], media, draft_of)
-        in_ms = ms(a.get("from"), 0)
-        speed = factor(a.get("speed"))
-        volume = 0.0 if a.get("mute") else percent(a.get("volume"))
-        length = _length(a, in_ms, speed)
-        if other is not None:
-            out_ms = None if length is None else in_ms + round(length * speed)
-            return ops.splice(draft, other, in_ms=in_ms, out_ms=out_ms, speed=speed,
-                              volume=volume if ("volume" in a or a.get("mute")) else None)
-        if entry.kind == MediaKind.AUDIO:
-            raise DraftError(f"`{src}` holds only audio; use `music {src}` or `audio {src}`")
-        if entry.kind == MediaKind.IMAGE:
-            raise DraftError(f"`{src}` is a still image; use `image {src} for 3s`")
-        if entry.d is not None and in_ms >= entry.d:
-            raise DraftError(f"the in-point {in_ms / 1000:g}s is past the end of `{src}` ({entry.d / 1000:g}s long)")
-        if length is not None and entry.d is not None and in_ms + length * speed > entry.d + 1:
-            raise DraftError(f"the clip runs to {(in_ms + length * speed) / 1000:g}s but `{src}` is only {entry.d / 1000:g}s long")
-        return ops.add_clip(draft, src, entry, in_ms=in_ms, d_ms=length, speed=speed, volume=volume)
-    if verb == "image":
-        src, entry, _ = _source(a["source"], media, draft_of)
-        if entry is None or entry.kind != MediaKind.IMAGE:
-            raise DraftError(f"`{src}` is not a still image; use `video {src}`")
-        return ops.add_clip(draft, src, entry, d_ms=ms(a["for"]), still=True, fit=a.get("fit"))
-    if verb == "concat":
-        for ref in a["sources"]:
-            src, entry, other = _source(ref, media, draft_of)
-            if other is not None:
-                draft = ops.splice(draft, other)
-            elif entry.kind == MediaKind.IMAGE:
-                draft = ops.add_clip(draft, src, entry, d_ms=5000, still=True)
-            elif entry.kind == MediaKind.AUDIO:
-                raise DraftError(f"`{src}` holds only audio and cannot be concatenated as a clip")
-            else:
-                draft = ops.add_clip(draft, src, entry)
-        return draft
-    if verb == "transition":
-        return ops.set_transition(draft, a["kind"], ms(a.get("duration"), 500))
-    if verb == "grade":
-        look = a["look"]
-        effect: dict[str, Any] = {"type": "grade", "amount": float(a["amount"].value) if a.get("amount") else 100.0}
-        if "lut" in look:
-            effect["lut"] = str(look["lut"])
+    """One clause → one operation: the verb's own builder, or, for a clip effect of the signature table, a generic one."""
+    builder = _BUILDERS.get(op.verb)
+    if builder is not None:
+        return builder(draft, op.args, _Sources(media, draft_of), op.verb)
+    signature = EDIT_OPS.get(op.verb)
+    if signature is not None and signature.effect:
+        return ops.add_effect(draft, effect_of(signature, op.args))
+    raise DraftError(f"no Draft operation for `{op.verb}`")  # unreachable: the checker knows every verb
+
+
+def effect_of(signature: Signature, a: Args) -> dict[str, Any]:
+    """A clip effect as the Draft keeps it: `{"type": verb, slot: plain value, …}`, slots in the table's order."""
+    effect: dict[str, Any] = {"type": signature.verb}
+    for slot in (*signature.positional, *signature.keywords):
+        value = a.get(slot.name)
+        if value is None:
+            continue
+        if isinstance(value, Duration):
+            plain: Any = ms(value)
+        elif isinstance(value, Color):
+            plain = color_hex(value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            plain = int(value) if slot.type == "int" else float(value)
+        elif hasattr(value, "value"):  # Percent, Factor, Pixels, Fps, Decibels: the number as written
+            plain = float(value.value)
         else:
-            effect["preset"] = look["preset"]
-        return ops.add_effect(draft, effect)
-    if verb == "adjust":
-        effect = {"type": "adjust"}
-        for key in ("brightness", "contrast", "saturation"):
-            if a.get(key) is not None:
-                effect[key] = float(a[key].value)
-        if a.get("gamma") is not None:
-            effect["gamma"] = float(a["gamma"])
-        return ops.add_effect(draft, effect)
-    if verb == "stabilize":
-        effect = {"type": "stabilize"}
-        if a.get("strength") is not None:
-            effect["strength"] = float(a["strength"].value)
-        if a.get("smoothing") is not None:
-            effect["smoothing"] = int(a["smoothing"])
-        return ops.add_effect(draft, effect)
-    if verb in ("title", "text"):
-        style = {"role": verb, "at": a.get("at"), "color": color_hex(a.get("color")), "font": a.get("font"),
-                 "fade": ms(a.get("fade")), "box": color_hex(a.get("box"))}
-        size = a.get("size")
-        if size is not None:
-            style["size"] = float(getattr(size, "value", size))
-        st = ms(a.get("from"), 0)
-        to = ms(a.get("to"))
-        if to is None and verb == "title":
-            to = st + 3000
-        if to is not None and to <= st:
-            raise DraftError(f"the text would end ({to / 1000:g}s) before it starts ({st / 1000:g}s)")
-        return ops.add_text(draft, a["text"], style, st=st, d=None if to is None else to - st)
-    if verb == "music":
-        src, entry, _ = _source(a["source"], media, draft_of)
-        if entry is None:
-            raise DraftError(f"`{src}` is an edit, not a media; music plays a media file or generated sound")
-        return ops.add_sound(draft, src, entry, in_ms=ms(a.get("from"), 0), volume=percent(a.get("volume")),
-                             fade_in=ms(a.get("fade in"), 0), fade_out=ms(a.get("fade out"), 0), loop=bool(a.get("loop")),
-                             bed=True, duck=float(a["duck"].value) if a.get("duck") is not None else None)
-    if verb == "audio":
-        src, entry, _ = _source(a["source"], media, draft_of)
-        if entry is None:
-            raise DraftError(f"`{src}` is an edit, not a media; `audio` plays a media file or generated sound")
-        in_ms = ms(a.get("from"), 0)
-        to = ms(a.get("to"))
-        return ops.add_sound(draft, src, entry, st=ms(a.get("at"), 0), in_ms=in_ms, d=None if to is None else to - in_ms,
-                             volume=percent(a.get("volume")), fade_in=ms(a.get("fade in"), 0), fade_out=ms(a.get("fade out"), 0))
-    if verb == "volume":
-        return ops.set_volume(draft, percent(a["level"]))
-    if verb == "mute":
-        return ops.set_volume(draft, 0.0)
-    if verb == "reframe":
-        aspect = a["aspect"]
-        return ops.reframe(draft, aspect.num, aspect.den, a.get("mode") or "crop", color_hex(a.get("color")))
-    if verb == "speed":
-        return ops.change_speed(draft, factor(a["factor"]))
-    if verb == "trim":
-        return ops.trim(draft, ms(a.get("from"), 0), ms(a.get("to")))
-    if verb == "fade":
-        return ops.fade(draft, a["direction"], ms(a["duration"]))
-    raise DraftError(f"the local engine has no operation for `{verb}`")  # unreachable: the checker knows every verb
+            plain = value
+        effect[slot.name.replace(" ", "_")] = plain
+    return effect
 
 
-def _length(a: dict[str, Any], in_ms: int, speed: float) -> int | None:
+def _video(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
+    src, entry, other = sources.of(a.ref("source"))
+    in_ms = ms(a.duration("from"), 0)
+    speed = factor(a.factor("speed"))
+    volume = 0.0 if a.flag("mute") else percent(a.level("volume"))
+    length = _length(a, in_ms, speed)
+    if other is not None:
+        out_ms = None if length is None else in_ms + round(length * speed)
+        return ops.splice(draft, other, in_ms=in_ms, out_ms=out_ms, speed=speed,
+                          volume=volume if ("volume" in a or a.flag("mute")) else None)
+    assert entry is not None
+    if entry.kind == MediaKind.AUDIO:
+        raise DraftError(f"`{src}` holds only audio; use `music {src}` or `audio {src}`")
+    if entry.kind == MediaKind.IMAGE:
+        raise DraftError(f"`{src}` is a still image; use `image {src} for 3s`")
+    if entry.d is not None and in_ms >= entry.d:
+        raise DraftError(f"the in-point {in_ms / 1000:g}s is past the end of `{src}` ({entry.d / 1000:g}s long)")
+    if length is not None and entry.d is not None and in_ms + length * speed > entry.d + 1:
+        raise DraftError(f"the clip runs to {(in_ms + length * speed) / 1000:g}s but `{src}` is only {entry.d / 1000:g}s long")
+    return ops.add_clip(draft, src, entry, in_ms=in_ms, d_ms=length, speed=speed, volume=volume)
+
+
+def _image(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
+    src, entry, _ = sources.of(a.ref("source"))
+    if entry is None or entry.kind != MediaKind.IMAGE:
+        raise DraftError(f"`{src}` is not a still image; use `video {src}`")
+    return ops.add_clip(draft, src, entry, d_ms=ms(a.duration("for")), still=True, fit=a.text("fit"))
+
+
+def _concat(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
+    for ref in a.refs("sources"):
+        src, entry, other = sources.of(ref)
+        if other is not None:
+            draft = ops.splice(draft, other)
+        elif entry is not None and entry.kind == MediaKind.IMAGE:
+            draft = ops.add_clip(draft, src, entry, d_ms=5000, still=True)
+        elif entry is not None and entry.kind == MediaKind.AUDIO:
+            raise DraftError(f"`{src}` holds only audio and cannot be concatenated as a clip")
+        else:
+            draft = ops.add_clip(draft, src, entry)
+    return draft
+
+
+def _grade(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
+    look = a["look"]
+    amount = a.percent("amount")
+    effect: dict[str, Any] = {"type": "grade", "amount": float(amount.value) if amount else 100.0}
+    if "lut" in look:
+        effect["lut"] = str(look["lut"])
+    else:
+        effect["preset"] = look["preset"]
+    return ops.add_effect(draft, effect)
+
+
+def _text(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
+    style = {"role": verb, "at": a.text("at"), "color": color_hex(a.color("color")), "font": a.text("font"),
+             "fade": ms(a.duration("fade")), "box": color_hex(a.color("box"))}
+    size = a.number("size")
+    if size is not None:
+        style["size"] = size
+    st = ms(a.duration("from"), 0)
+    to = ms(a.duration("to"))
+    if to is None and verb == "title":
+        to = st + 3000
+    if to is not None and to <= st:
+        raise DraftError(f"the text would end ({to / 1000:g}s) before it starts ({st / 1000:g}s)")
+    return ops.add_text(draft, a["text"], style, st=st, d=None if to is None else to - st)
+
+
+def _music(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
+    src, entry, _ = sources.of(a.ref("source"))
+    if entry is None:
+        raise DraftError(f"`{src}` is an edit, not a media; music plays a media file or generated sound")
+    duck = a.percent("duck")
+    return ops.add_sound(draft, src, entry, in_ms=ms(a.duration("from"), 0), volume=percent(a.level("volume")),
+                         fade_in=ms(a.duration("fade in"), 0), fade_out=ms(a.duration("fade out"), 0), loop=a.flag("loop"),
+                         bed=True, duck=float(duck.value) if duck is not None else None)
+
+
+def _audio(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
+    src, entry, _ = sources.of(a.ref("source"))
+    if entry is None:
+        raise DraftError(f"`{src}` is an edit, not a media; `audio` plays a media file or generated sound")
+    in_ms = ms(a.duration("from"), 0)
+    to = ms(a.duration("to"))
+    return ops.add_sound(draft, src, entry, st=ms(a.duration("at"), 0), in_ms=in_ms, d=None if to is None else to - in_ms,
+                         volume=percent(a.level("volume")), fade_in=ms(a.duration("fade in"), 0),
+                         fade_out=ms(a.duration("fade out"), 0))
+
+
+def _reframe(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
+    aspect = a["aspect"]
+    return ops.reframe(draft, aspect.num, aspect.den, a.text("mode") or "crop", color_hex(a.color("color")))
+
+
+_BUILDERS: dict[str, Callable[[Draft, Args, _Sources, str], Draft]] = {
+    "video": _video,
+    "image": _image,
+    "concat": _concat,
+    "transition": lambda d, a, s, v: ops.set_transition(d, a["kind"], ms(a.duration("duration"), 500)),
+    "grade": _grade,
+    "title": _text,
+    "text": _text,
+    "music": _music,
+    "audio": _audio,
+    "volume": lambda d, a, s, v: ops.set_volume(d, percent(a.level("level"))),
+    "mute": lambda d, a, s, v: ops.set_volume(d, 0.0),
+    "reframe": _reframe,
+    "speed": lambda d, a, s, v: ops.change_speed(d, factor(a.factor("factor"))),
+    "trim": lambda d, a, s, v: ops.trim(d, ms(a.duration("from"), 0), ms(a.duration("to"))),
+    "fade": lambda d, a, s, v: ops.fade(d, a["direction"], ms(a.duration("duration"))),
+}
+"""Verbs whose clause means more than a clip effect; the others with `effect=True` in the table are built by effect_of."""
+
+
+def _length(a: Args, in_ms: int, speed: float) -> int | None:
     """Timeline length of a clip from `to` (an out-point in the source) or `for` (a length on the timeline)."""
-    if a.get("for") is not None:
-        return ms(a["for"])
-    if a.get("to") is not None:
-        return round((ms(a["to"]) - in_ms) / speed)
+    if a.duration("for") is not None:
+        return ms(a.duration("for"))
+    out = a.duration("to")
+    if out is not None:
+        return round((ms(out) - in_ms) / speed)
     return None

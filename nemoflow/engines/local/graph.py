@@ -22,6 +22,7 @@ from ...media.encode import audio_args, container_args, video_args
 from ...media.escape import filter_value, lavfi_number
 from ...media.sources import input_args
 from ...media.sources import seconds as _s
+from .effects import effect_filters
 from .grade import color_filters
 from .text import drawtext
 
@@ -139,7 +140,7 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
         if entry.pix_fmt != "yuv420p":
             fit_filters.append("format=yuv420p")  # after scale, so swscale converts while it scales: one pass
         pre = g.chain(src, fit_filters, "sz")
-        post = color_filters(fx, cache_dir)
+        post = color_filters(fx, cache_dir) + effect_filters(fx, out)
         for e in fx:
             if e["type"] == "fade":
                 start = 0 if e["dir"] == "in" else seg.d - e["d"]
