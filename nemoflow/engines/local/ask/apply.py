@@ -100,7 +100,7 @@ def _apply(draft: Draft, intent: Intent, analyse: Analyse) -> tuple[Draft, str]:
         return ops.fade(draft, a["dir"], d), f"fade {a['dir']} over {d / 1000:g}s"
     if kind == "export":
         return _export(draft, a)
-    raise DraftError(f"no operation for the intent {kind!r}")  # unreachable: phrases only makes known kinds
+    raise DraftError(f"no operation for the intent {kind!r}")  # unreachable: the builders make only known kinds
 
 
 def _export(draft: Draft, a: dict[str, Any]) -> tuple[Draft, str]:

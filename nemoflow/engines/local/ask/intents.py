@@ -1,6 +1,6 @@
 """What an instruction asks for: a list of intents, each a kind plus arguments, with where it was said.
 
-The phrase table (phrases.py) turns words into intents; the carrying out
+The phrase table (vocabulary.py) turns words into intents; the carrying out
 (apply.py) turns intents into Draft operations, analysing footage where an
 intent needs it. This module is the contract between the two, and knows
 neither words nor FFmpeg.
