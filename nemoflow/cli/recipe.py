@@ -44,7 +44,7 @@ def check(
     from ..core.diagnostics import RecipeError, sort_key
     from ..errors import NemoflowError
     from ..lang.check import check_file
-    from ..run.workspace import engine_diagnostics
+    from ..run.engines import engine_diagnostics
 
     values = overrides(sets)
     results = []

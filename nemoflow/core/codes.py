@@ -204,7 +204,7 @@ UNEXPECTED_ARGUMENT = Code("E264", "argument not taken here",
 CLAUSE_NOT_A_VERB = Code("E265", "line does not start with an operation",
                          example='nemo 1\nmedia bars = pattern bars duration 5s\nedit cut {\n  video bars\n  "hello"\n}\n')
 UNKNOWN_OPERATION = Code("E266", "unknown operation or setting",
-                         example="nemo 1\nmedia bars = pattern bars duration 5s\nedit cut {\n  video bars\n  blur 10%\n}\n")
+                         example="nemo 1\nmedia bars = pattern bars duration 5s\nedit cut {\n  video bars\n  sharpen 10%\n}\n")
 
 # ---- media ---------------------------------------------------------------------------------------------------
 

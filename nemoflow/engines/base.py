@@ -19,17 +19,19 @@ import enum
 import importlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import attrs
 
 from ..core import engines as registry
-from ..core.diagnostics import Diagnostic
-from ..core.model import AskSpec, EditSpec, ExportSpec, MediaSpec, Recipe, Step
-from ..draft.media import MediaEntry
-from ..draft.model import Draft
-from ..draft.output import Output
-from ..media.ffmpeg import Progress
+
+if TYPE_CHECKING:  # types only: `nemoflow check` builds an engine to ask for diagnostics, and must start fast
+    from ..core.diagnostics import Diagnostic
+    from ..core.model import AskSpec, EditSpec, ExportSpec, MediaSpec, Recipe, Step
+    from ..draft.media import MediaEntry
+    from ..draft.model import Draft
+    from ..draft.output import Output
+    from ..media.ffmpeg import Progress
 
 
 class Resource(enum.StrEnum):

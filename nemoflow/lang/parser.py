@@ -79,12 +79,16 @@ class _CommentSink:
 _SINK = _CommentSink()
 
 
-def _cache_file() -> str | bool:
+def _cache_file(grammar: str) -> str | bool:
     """Where Lark keeps its parse tables between runs (saves ~25 ms per start).
 
     In the user's own cache dir, never a shared temp dir: the cache is a
-    pickle. Lark checks a hash of the grammar and options before using it.
+    pickle. Lark checks a hash of the grammar and options before using it; the
+    grammar's own hash in the name lets two nemoflow versions on one machine
+    keep their tables side by side instead of rebuilding each other's.
     """
+    import hashlib
+
     import lark
     from platformdirs import user_cache_dir
 
@@ -95,7 +99,7 @@ def _cache_file() -> str | bool:
             return False
     except OSError:
         return False
-    return str(folder / f"grammar-lark{lark.__version__}.cache")
+    return str(folder / f"grammar-lark{lark.__version__}-{hashlib.sha256(grammar.encode()).hexdigest()[:12]}.cache")
 
 
 @lru_cache(maxsize=1)
@@ -109,7 +113,7 @@ def _lark() -> Lark:
         maybe_placeholders=False,
         postlex=BracketNewlines(),
         lexer_callbacks={"_NL": _SINK},
-        cache=_cache_file(),
+        cache=_cache_file(grammar),
     )
 
 

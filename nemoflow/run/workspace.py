@@ -21,8 +21,6 @@ from typing import Any
 import attrs
 
 from ..config import cache_dir, setting
-from ..core import engines
-from ..core.diagnostics import Diagnostic
 from ..core.graph import topological_order
 from ..core.model import Recipe, Step, StepKind
 from ..engines.base import Engine, EngineContext, Message, Resource
@@ -31,6 +29,7 @@ from ..errors import NemoflowError
 from ..plan.digests import DigestMemo
 from ..plan.keys import StepKey, compute_keys
 from ..plan.planner import LastRun, Plan, PlannedStep, Planner, Status, TargetError
+from .engines import choose_engine, state_root
 from .events import EventBus, Sink, new_run_id
 from .executor import Executor, Hooks, Task, TaskResult
 from .journal import Interrupted, Journal, last_interrupted
@@ -74,24 +73,6 @@ def default_jobs() -> int:
     return max(4, 2 * (os.cpu_count() or 1))
 
 
-def choose_engine(recipe: Recipe, explicit: str | None) -> str:
-    """--engine, else NEMOFLOW_ENGINE, else the recipe's `engine` statement, else `[run] engine`, else local."""
-    for origin, value in (("--engine", explicit), ("NEMOFLOW_ENGINE", os.environ.get("NEMOFLOW_ENGINE")),
-                          ("the recipe's `engine` statement", recipe.engine),
-                          ("`[run] engine` in the config file", setting("run", "engine"))):
-        if value:
-            if value not in engines.names():
-                raise TargetError(f"{origin} names the engine `{value}`; the engines are: {', '.join(engines.names())}")
-            return value
-    return engines.DEFAULT
-
-
-def engine_diagnostics(recipe: Recipe, engine: str | None = None) -> list[Diagnostic]:
-    """What the engine a run would use says it cannot run, before anything runs (`nemoflow check` reports these)."""
-    chosen = create_engine(choose_engine(recipe, engine), EngineContext(recipe, _state_root(None, recipe.path.parent), cache_dir()))
-    return [d for d in (chosen.diagnose(step) for step in recipe.steps.values()) if d is not None]
-
-
 class Workspace:
     """One recipe and its `.nemoflow/` state: plan, run, explain, clean."""
 
@@ -99,7 +80,7 @@ class Workspace:
         self.recipe = recipe
         self.options = options or RunOptions()
         self.base = recipe.path.resolve().parent
-        self.state = StateDir(_state_root(self.options.state_dir, self.base), recipe.path)
+        self.state = StateDir(state_root(self.options.state_dir, self.base), recipe.path)
         self.digests = DigestMemo(self.state.digests_file)
         self.order = topological_order(recipe)
         self.last: dict[str, LastRun] = _read_last(read_json(self.state.last_file))
@@ -451,13 +432,3 @@ def _text(value: Any) -> str | None:
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _state_root(explicit: Path | None, base: Path) -> Path:
-    """`--state-dir`, NEMOFLOW_STATE_DIR or `[run] state_dir` (relative to the recipe), else `.nemoflow/` beside it."""
-    chosen = explicit or setting("run", "state_dir", env="NEMOFLOW_STATE_DIR")
-    if not chosen:
-        return base / ".nemoflow"
-    path = Path(chosen).expanduser()
-    return path if path.is_absolute() else base / path
-

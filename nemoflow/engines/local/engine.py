@@ -10,46 +10,24 @@ destination only when complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
-
-import attrs
+from typing import TYPE_CHECKING, Any
 
 from ...core import codes
 from ...core.diagnostics import Diagnostic
 from ...core.model import AskSpec, ExportSpec, MediaSource, MediaSpec, Step, StepKind
-from ...draft.media import MediaEntry, MediaKind
-from ...draft.model import AUDIO, TEXT, VIDEO, Draft
-from ...draft.output import Output
-from ...media.entries import media_entry
-from ...media.ffmpeg import atomic_output, run_ffmpeg
 from ..base import DraftResult, Engine, MediaResult, Memo, Message, RenderResult, Reporter, Resource, Resources, ffmpeg_progress
-from .graph import build_command, detect_command
+
+if TYPE_CHECKING:  # rendering code (export.py, ask/) loads when a step runs: `nemoflow check` builds this engine only to ask
+    from ...draft.model import Draft  # it for diagnostics
+    from ...draft.output import Output
 
 # Part of every cache key: bump it when the same Draft would render differently
 # (a filter graph change), so caches built by older code are not trusted.
 ENGINE_REVISION = 1
 HEAVY_PIXELS = 1_500_000  # outputs this big keep every core busy on their own (1080p and up)
-
-
-@attrs.frozen
-class ExportResult:
-    step: str
-    path: Path
-    method: str  # "render" | "smartcut"
-    duration: float
-    output: Output
-    detail: str = ""
-
-    def summary(self) -> str:
-        how = f"smart cut: {self.detail}" if self.method == "smartcut" else f"{self.output.codec}, {self.output.quality}"
-        return f"{self.duration:.1f}s at {self.output.width}x{self.output.height}, {how}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"method": self.method, "duration": self.duration, "detail": self.detail, "output": self.output.to_json()}
 
 
 class LocalEngine(Engine):
@@ -110,6 +88,8 @@ class LocalEngine(Engine):
         stop_all()
 
     def media(self, step: Step[MediaSpec], report: Reporter) -> MediaResult:
+        from ...media.entries import media_entry
+
         return MediaResult(media_entry(step))
 
     def ask(self, step: Step[AskSpec], base: Draft, report: Reporter) -> DraftResult:
@@ -133,12 +113,14 @@ class LocalEngine(Engine):
 
     def _analyse(self, step: Step, report: Reporter, index: int, entry: dict[str, Any], start_ms: int, length_ms: int):
         """One clip's source window, analysed once per media content (the cache is keyed by the file's digest)."""
+        from ...draft.media import MediaEntry
         from .ask.analysis import analyse
+        from .export import content_id
 
         media = MediaEntry.from_json(entry)
         if media.path is not None:
             digest = self.context.digest_of(Path(media.path))
-            content = f"sha256:{digest}" if digest else json.dumps(_content_id(media))
+            content = f"sha256:{digest}" if digest else json.dumps(content_id(media))
         else:
             content = "gen:" + json.dumps(dict(media.gen or {}), sort_keys=True)
         phase = f"analysing clip {index + 1}"
@@ -146,78 +128,7 @@ class LocalEngine(Engine):
                        on_progress=ffmpeg_progress(report, length_ms / 1000, phase))
 
     def render(self, step: Step[ExportSpec], draft: Draft, output: Output, report: Reporter) -> RenderResult:
-        done = self._export(step, draft, output, report)
+        from .export import export
+
+        done = export(step, draft, output, report, self.cache_dir)
         return RenderResult(done.path, done.to_json(), done.summary())
-
-    def _export(self, step: Step[ExportSpec], draft: Draft, out: Output, report: Reporter) -> ExportResult:
-        dest = step.spec.path
-        pieces = self._smartcut_pieces(draft, out)
-        if pieces is not None:
-            from . import smartcut
-
-            reason = smartcut.incompatibility(pieces, audio=out.has_audio)
-            if reason is None:
-                with atomic_output(dest) as tmp:
-                    done = smartcut.smart_cut(pieces, tmp, audio=out.has_audio, crf=out.crf if out.crf is not None else 18,
-                                              on_progress=ffmpeg_progress(report, draft.d / 1000, "render"))
-                detail = f"copied {done.copied_seconds:.1f}s, re-encoded {done.reencoded_seconds:.1f}s"
-                return ExportResult(step.id, dest, "smartcut", draft.d / 1000, out, detail)
-        transforms = self._stabilize(step, draft, report)
-        with atomic_output(dest) as tmp:
-            cmd = build_command(draft, out, tmp, what=step.id, cache_dir=self.cache_dir, transforms=transforms)
-            if os.environ.get("NEMOFLOW_DEBUG"):
-                print("ffmpeg " + " ".join(cmd.args), flush=True)
-            run_ffmpeg(cmd.args, what=step.id, on_progress=ffmpeg_progress(report, cmd.duration, "render"))
-        return ExportResult(step.id, dest, "render", cmd.duration, out)
-
-    def _smartcut_pieces(self, draft: Draft, out: Output):
-        """Pieces for a smart cut, or None when the timeline needs the filter graph."""
-        if draft.segments(TEXT) or draft.segments(AUDIO) or out.codec != "h264" or out.container not in ("mp4", "mov", "mkv"):
-            return None
-        if out.bitrate or out.audio == "opus":
-            return None
-        pieces = []
-        for seg in draft.segments(VIDEO):
-            entry = draft.media_entry(seg.m["src"])
-            m = seg.m
-            if (entry.path is None or entry.kind != MediaKind.VIDEO or entry.codec != "h264" or seg.tr or m.get("fx")
-                    or m.get("still") or abs(m.get("speed", 1.0) - 1) > 1e-9 or abs(m.get("volume", 100.0) - 100) > 1e-6
-                    or (entry.w, entry.h) != (out.width, out.height) or entry.vfr
-                    or abs(float(entry.fps or 0) - out.fps) > 0.01 or entry.pix_fmt != "yuv420p" or entry.rotation
-                    or (out.has_audio and not entry.audio)):
-                return None
-            start = m.get("in", 0) / 1000
-            pieces.append((Path(entry.path), start, start + seg.d / 1000))
-        if not pieces:
-            return None
-        from .smartcut import Piece
-
-        return [Piece(*p) for p in pieces]
-
-    def _stabilize(self, step: Step, draft: Draft, report: Reporter) -> dict[int, Path]:
-        """Pass 1 of two-pass stabilization for each clip that asks for it; transforms cached by content."""
-        found: dict[int, Path] = {}
-        for i, seg in enumerate(draft.segments(VIDEO)):
-            if not any(e.get("type") == "stabilize" for e in seg.m.get("fx", [])):
-                continue
-            entry = draft.media_entry(seg.m["src"])
-            key = json.dumps([_content_id(entry), seg.m.get("in", 0), seg.d, seg.m.get("speed", 1.0),
-                              [e for e in seg.m.get("fx", []) if e.get("type") == "stabilize"]], sort_keys=True)
-            trf = self.cache_dir / "vidstab" / (hashlib.sha256(key.encode()).hexdigest()[:20] + ".trf")
-            if not trf.exists():
-                trf.parent.mkdir(parents=True, exist_ok=True)
-                with atomic_output(trf) as tmp:
-                    phase = f"stabilize: analysing clip {i + 1}"
-                    cmd = detect_command(entry, seg.to_json(), tmp, f"{step.id} ({phase})")
-                    run_ffmpeg(cmd.args, what=cmd.what, on_progress=ffmpeg_progress(report, cmd.duration, phase))
-            found[i] = trf
-        return found
-
-
-
-def _content_id(entry: MediaEntry) -> Any:
-    """What identifies a media's content cheaply: the generator spec, or path + size + mtime."""
-    if entry.path is None:
-        return entry.to_json()
-    st = Path(entry.path).stat()
-    return [entry.path, st.st_size, st.st_mtime_ns]
