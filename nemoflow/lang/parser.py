@@ -386,7 +386,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> tuple[Diag
         if expected & _VALUE_TERMINALS:
             message = "missing value: the line ends here"
     else:
-        message = f"unexpected {_describe_token(tok)}"
+        message = "unexpected " + _describe_token(tok).removeprefix("a ").removeprefix("an ")
     return Diagnostic(span, message, codes.UNEXPECTED_TOKEN.id, expected=readable_expected(expected)), False
 
 

@@ -161,8 +161,8 @@ def signature_of(st: State, clause: ast.Clause, table: dict[str, sig.Signature],
         return None
     signature = table.get(head.name)
     if signature is None:
-        st.error(head.span, f"unknown {what.split(' ')[-1]} operation `{head.name}`" if "edit" in what
-                 else f"unknown {what} setting `{head.name}`" if "export" in what else f"unknown `{head.name}`",
+        st.error(head.span, f"unknown edit operation `{head.name}`" if "edit" in what
+                 else f"unknown export setting `{head.name}`" if "export" in what else f"unknown `{head.name}`",
                  codes.UNKNOWN_OPERATION, expected=tuple(f"`{v}`" for v in table), help=suggestion(head.name, table))
         return None
     return signature
