@@ -48,6 +48,8 @@ class Side:
         # differs, so two checkouts sharing one cache file would rebuild it on every alternate run.
         self.env.update(PYTHONPATH=str(checkout), NEMOFLOW_FFMPEG=str(wrapper.path), NEMOFLOW_CONFIG=str(work / "empty-config.toml"),
                         NEMOFLOW_CACHE_DIR=str(work / "cache"), XDG_CACHE_HOME=str(work / "xdg-cache"))
+        if self.env.pop("PYTHONDONTWRITEBYTECODE", None) is not None:  # as runner_speed.py: compiled once, like an installed copy
+            self.env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
         self.samples: dict[str, list[float]] = {}
 
     def nemoflow(self, *args: str, cwd: Path, expect: str | None = None) -> float:
