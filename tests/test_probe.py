@@ -371,7 +371,7 @@ def test_no_decodable_frame(bad: dict[str, Path]) -> None:
 def test_over_the_size_limit(media: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEMOFLOW_MAX_MEDIA_SIZE", "100KiB")
     message = _error(media["normal.mp4"])
-    assert "over the 100.0 KiB (102,400 bytes) limit" in message
+    assert "over the 102.4 kB (102,400 bytes) limit" in message
     assert "NEMOFLOW_MAX_MEDIA_SIZE" in message
     assert validate_media(media["normal.mp4"], max_bytes=10**9).kind == "video"  # an explicit limit wins
     assert "over the" in _error(media["still.png"], max_bytes=100)

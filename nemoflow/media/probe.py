@@ -366,12 +366,12 @@ def describe(info: MediaInfo) -> str:
 
 
 def human_bytes(n: int) -> str:
-    """`1.5 MiB`: binary units, as file managers and the size limit use them."""
-    if n < 1024:
+    """`1.5 MB`: decimal units (10^6 bytes a MB), the one unit of every size nemoflow prints, the service's limit included."""
+    if n < 1000:
         return f"{n} B"
-    value = n / 1024
-    for unit in ("KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
+    value = n / 1000
+    for unit in ("kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
             break
-        value /= 1024
+        value /= 1000
     return f"{value:.1f} {unit}"

@@ -23,7 +23,7 @@ from ..core.signatures import MEDIA_TYPES
 from ..errors import ConfigError, MediaError
 from .probe import MediaInfo, av_errors, check_file, human_bytes, inspect_container, open_media
 
-DEFAULT_MAX_BYTES = 500 * 1024 * 1024  # the cloud service's limit
+DEFAULT_MAX_BYTES = 500_000_000  # the cloud service's limit: 500 MB, decimal as everywhere in nemoflow's messages
 
 SUPPORTED_TYPES = MEDIA_TYPES
 EXPECTED_KINDS = ("video", "image", "audio")
@@ -37,7 +37,7 @@ _HEAD_BYTES = 4096
 
 
 def max_media_bytes() -> int:
-    """The largest source file accepted: NEMOFLOW_MAX_MEDIA_SIZE, else `[local] max_media_size`, else 500 MiB."""
+    """The largest source file accepted: NEMOFLOW_MAX_MEDIA_SIZE, else `[local] max_media_size`, else 500 MB."""
     raw = setting("local", "max_media_size", env="NEMOFLOW_MAX_MEDIA_SIZE")
     if raw is None:
         return DEFAULT_MAX_BYTES
@@ -48,7 +48,7 @@ def max_media_bytes() -> int:
         m = _SIZE.fullmatch(str(raw))
         unit = m.group(2).lower() if m else ""
         if not m or unit not in _SIZE_UNITS:
-            raise ConfigError(f"{where} is `{raw}`, which is not a file size; write bytes (524288000) or a size such as "
+            raise ConfigError(f"{where} is `{raw}`, which is not a file size; write bytes (500000000) or a size such as "
                               "500MB or 2GiB")
         value = round(float(m.group(1)) * _SIZE_UNITS[unit])
     if value <= 0:
@@ -60,6 +60,11 @@ def sniff(path: Path) -> str | None:
     """The real type from the magic bytes (one of SUPPORTED_TYPES), or None when it is none of them."""
     with path.open("rb") as fh:
         head = fh.read(_HEAD_BYTES)
+    return _sniff(head)
+
+
+def sniff_head(head: bytes) -> str | None:
+    """The type of a file whose first 4 KiB are `head` (as sniff)."""
     return _sniff(head)
 
 
