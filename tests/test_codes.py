@@ -11,6 +11,7 @@ from nemoflow.core import codes
 from nemoflow.core.codes import CODES, Code
 from nemoflow.core.diagnostics import RecipeError
 from nemoflow.lang.check import check_file
+from nemoflow.run.engines import engine_diagnostics
 
 ROOT = Path(__file__).resolve().parent.parent
 LANG = ROOT / "nemoflow" / "lang"
@@ -39,7 +40,7 @@ def test_only_what_no_small_recipe_can_show_is_described_in_words():
 
 
 def test_engine_codes_registered():
-    for cid in ("E401", "E402", "E403"):
+    for cid in ("E401", "E402", "E403", "E404", "E405"):
         assert CODES[cid].found_by == "engine"
         assert CODES[cid].example
 
@@ -58,7 +59,7 @@ def test_no_code_literal_in_the_language_front_end():
     assert not offenders, "use the constants of nemoflow.core.codes:\n" + "\n".join(offenders)
 
 
-def _produced(code: Code, folder: Path) -> list[tuple[str, str]]:
+def _produced(code: Code, folder: Path, *, engine: bool = False) -> list[tuple[str, str]]:
     for name, text in code.files:
         path = folder / name
         if name.endswith("/"):
@@ -70,7 +71,8 @@ def _produced(code: Code, folder: Path) -> list[tuple[str, str]]:
     recipe.write_text(code.example, encoding="utf-8")
     params = folder / code.params_file if code.params_file else None
     try:
-        diags = check_file(recipe, dict(code.sets), params, display="recipe.nemo").warnings
+        checked = check_file(recipe, dict(code.sets), params, display="recipe.nemo")
+        diags = engine_diagnostics(checked) if engine else checked.warnings
     except RecipeError as err:
         diags = err.diagnostics
     return [(d.code, d.severity) for d in diags]
@@ -82,6 +84,15 @@ CHECKED = [c for c in CODES.values() if c.example is not None and c.found_by != 
 @pytest.mark.parametrize("code", CHECKED, ids=lambda c: c.id)
 def test_example_produces_its_code(code, tmp_path):
     assert set(_produced(code, tmp_path)) == {(code.id, code.severity)}
+
+
+ENGINE = [c for c in CODES.values() if c.example is not None and c.found_by == "engine"]
+
+
+@pytest.mark.parametrize("code", ENGINE, ids=lambda c: c.id)
+def test_engine_example_produces_its_code(code, tmp_path):
+    """What `nemoflow check` reports for the engine the example runs on (the local one unless it says `engine nemo`)."""
+    assert set(_produced(code, tmp_path, engine=True)) == {(code.id, code.severity)}
 
 
 def test_errors_md_is_generated():

@@ -20,7 +20,7 @@ import pytest
 from nemoflow.engines.nemo import contract
 from nemoflow.testing.fake_agent import NOTHING
 from nemoflow.testing.fake_files import CHUNK, Multipart
-from nemoflow.testing.fake_nemo import FakeNemo, Quirks
+from nemoflow.testing.fake_nemo import UNKNOWN_RENDER, FakeNemo, Quirks
 from tests.mediagen import make_audio, make_image, make_video
 
 TOKEN = "user-token-5f0c2d9e-do-not-log"
@@ -106,25 +106,21 @@ def final_texts(events: list[dict]) -> list[str]:
     return [p["text"] for e in events if not e["partial"] for p in e["content"]["parts"] if "text" in p]
 
 
-def without_service_fields(draft: dict) -> dict:
-    out = copy.deepcopy(draft)
-    out.pop("rev")
-    for track in out["t"]:
-        assert track.pop("locked") is False
-        for seg in track["sg"]:
-            assert seg.pop("uid").startswith("sg_")
-    return out
+def clip_and_music(clip: dict, tone: dict) -> list[str]:
+    """The plain instructions that put 0-2 s of the clip on the video track and the tone under it at 35%."""
+    return [f"Add the clip “clip.mp4” (upload {clip['id']}) at the end of the video track: 0 s to 2 s of the source.",
+            f"Set the background music to “tone.wav” (upload {tone['id']}) at 35%."]
 
 
 @pytest.fixture
 def timeline(client, media):
-    """A session holding the clip and the tone, with clip_draft applied."""
+    """A session holding the clip and the tone, put there by plain instructions; and a render draft over them."""
     sid = new_session(client)
     clip, tone = upload(client, sid, media["clip"]), upload(client, sid, media["tone"])
-    draft = clip_draft(clip, tone)
-    _, events = sse(client, sid, contract.apply_draft_message(json.dumps(draft)))
-    assert final_texts(events) == ["Timeline updated. Preview in timeline, then click Export when you are ready."]
-    return sid, draft, clip, tone
+    for text in clip_and_music(clip, tone):
+        _, events = sse(client, sid, text)
+        assert final_texts(events)[0].startswith(("Added the clip clip.mp4", "Set the music to tone.wav")), final_texts(events)
+    return sid, clip_draft(clip, tone), clip, tone
 
 
 # ---- envelope, auth, sessions ---------------------------------------------------------------
@@ -167,7 +163,8 @@ def test_expired_and_missing_tokens_answer_1001(fake, client):
 
 def test_forgotten_sessions_answer_1002(fake, client, media):
     sid = new_session(client)
-    assert state(client, sid)["draft"] == {"v": 1, "d": 0, "m": {}, "t": [], "rev": 0}
+    assert state(client, sid)["draft"] == {"v": 1, "d": 0, "m": {}, "t": [], "rev": 0,
+                                           "x_internal": {"session": sid, "rev": 0, "editor": "fake-nemo 1.0"}}
     fake.forget_sessions()
     assert code(client.get(contract.STATE.format(sid=sid))) == contract.NO_SESSION
     with media["still"].open("rb") as fh:
@@ -258,10 +255,40 @@ def test_range_download_and_drop_once(fake, client, media):
 
 # ---- messages over SSE -------------------------------------------------------------------------
 
-def test_apply_draft_keeps_every_field_and_adds_its_own(client, timeline):
-    sid, draft, _, _ = timeline
-    stored = state(client, sid)["draft"]
-    assert stored["rev"] == 1 and without_service_fields(stored) == draft
+@pytest.mark.parametrize("naming", ["url", "id", "table"])
+@pytest.mark.parametrize("extras", ["top", "everywhere"])
+def test_state_drafts_take_the_shape_of_the_variant(fake, client, media, naming, extras):
+    """The same instructions, shown in each reading of how a service draft names media and which fields it adds."""
+    fake.quirks.media_naming, fake.quirks.extra_fields = naming, extras
+    sid = new_session(client)
+    clip, tone = upload(client, sid, media["clip"]), upload(client, sid, media["tone"])
+    for text in clip_and_music(clip, tone):
+        sse(client, sid, text)
+    draft = state(client, sid)["draft"]
+    video, audio = draft["t"][0]["sg"][0], draft["t"][1]["sg"][0]
+    assert (draft["d"], video["d"], audio["d"]) == (2000, 2000, 2000) and draft["x_internal"]["session"] == sid
+    if naming == "url":
+        assert (video["m"]["src"], audio["m"]["src"], audio["m"]["volume"], video["st"]) == (clip["url"], tone["url"], 35.0, 0)
+    elif naming == "id":
+        assert (video["m"]["material_id"], audio["m"]["material_id"], audio["m"]["vol"]) == (clip["id"], tone["id"], 0.35)
+        assert video["start"] == 0 and "st" not in video and "src" not in video["m"]
+    else:
+        table = draft["m"]["media"]
+        assert table[video["m"]["src"]] == {"id": clip["id"], "url": clip["url"], "name": "clip.mp4", "type": "video"}
+        assert table[audio["m"]["src"]]["id"] == tone["id"]
+    extra = {"uid", "x_ai", "x_editor", "locked"} & set(json.dumps(draft).replace('"', " ").split())
+    assert bool(extra) == (extras == "everywhere")
+
+
+def test_uploads_can_land_on_the_timeline(fake, client, media):
+    fake.quirks.upload_on_timeline = True
+    sid = new_session(client)
+    clip, tone, still = (upload(client, sid, media[k]) for k in ("clip", "tone", "still"))
+    draft = state(client, sid)["draft"]
+    assert [(t["tt"], [s["d"] for s in t["sg"]]) for t in draft["t"]] == [(0, [clip["duration"], 3000]), (1, [tone["duration"]])]
+    assert [s["m"]["src"] for t in draft["t"] for s in t["sg"]] == [clip["url"], still["url"], tone["url"]]
+    _, events = sse(client, sid, "Clear the timeline: remove every clip, text and sound from it.")
+    assert state(client, sid)["draft"]["t"] == [] and final_texts(events)[0].startswith("Cleared the timeline")
 
 
 def test_stream_shape_and_heartbeats(fake, client, timeline):
@@ -278,13 +305,12 @@ def test_stream_shape_and_heartbeats(fake, client, timeline):
     assert final_texts(events)[0].startswith("Applied a film color grade to 1 clip(s).")
 
 
-def test_invalid_draft_is_explained_and_changes_nothing(client, timeline):
-    sid, draft, *_ = timeline
-    bad = copy.deepcopy(draft)
-    bad["t"][0]["sg"][0]["m"]["src"] = "nowhere"
-    _, events = sse(client, sid, contract.apply_draft_message(json.dumps(bad)))
-    assert "`nowhere` is not in the draft's media table" in final_texts(events)[0]
-    assert without_service_fields(state(client, sid)["draft"]) == draft
+def test_an_instruction_about_media_the_session_lacks_changes_nothing(client, timeline):
+    sid, *_ = timeline
+    before = state(client, sid)["draft"]
+    _, events = sse(client, sid, "Add the clip “other.mp4” (upload upl_nowhere) at the end of the video track: 0 s to 1 s of the source.")
+    assert "not among this session's uploads" in final_texts(events)[0]
+    assert state(client, sid)["draft"] == before
 
 
 def test_silent_and_dropped_streams_still_apply_the_edit(fake, client, timeline):
@@ -313,7 +339,7 @@ def test_interpreter(client, timeline):
     draft = state(client, sid)["draft"]
     assert draft["t"][0]["sg"][0]["m"]["fx"] == [{"type": "grade", "preset": "film", "amount": 60}]
     title = draft["t"][2]
-    assert (title["tt"], title["m"]["name"], title["locked"]) == (7, "Title", False)
+    assert (title["tt"], title["m"]["name"]) == (7, "Title")
     seg = title["sg"][0]
     assert (seg["st"], seg["d"], seg["m"]) == (0, 3000, {"text": "Urban Dreams", "style": {"role": "title"}})
     _, events = sse(client, sid, "trim to 1.5 seconds and mute")
@@ -328,7 +354,7 @@ def test_interpreter(client, timeline):
 # ---- renders ---------------------------------------------------------------------------------------
 
 def render_body(rid: str, sid: str, draft: dict, fmt: str = "mp4") -> dict:
-    return {"id": rid, "sessionId": sid, "draft": draft, "output": {"format": fmt, "quality": contract.OUTPUT_QUALITIES["draft"]}}
+    return {"id": rid, "sessionId": sid, "draft": draft, "output": {"format": fmt, "quality": contract.OUTPUT_QUALITY}}
 
 
 def wait_render(client, rid: str) -> list[dict]:
@@ -383,11 +409,20 @@ def test_render_refusals(fake, client, timeline):
     invalid = client.post(contract.RENDER, json=render_body(rid, sid, bad))
     assert code(invalid) == 4000 and "t/0/sg/0/d" in invalid.json()["message"]
     assert code(client.post(contract.RENDER, json=render_body(rid, sid, draft, fmt="mov"))) == 4000
+    nowhere = copy.deepcopy(draft)
+    nowhere["m"]["media"]["clip"]["url"] = "https://elsewhere.example/clip.mp4"
+    refused = client.post(contract.RENDER, json=render_body(rid, sid, nowhere))
+    assert code(refused) == 4000 and "names no media this service has" in refused.json()["message"]
+    assert code(client.post(contract.RENDER, json={**render_body(rid, sid, draft), "output": {"format": "mp4", "quality": "low"}})) \
+        == 4000, "the contract shows quality `high` only"
     fake.set_credits(TOKEN, 9)
     broke = client.post(contract.RENDER, json=render_body(rid, sid, draft))
     assert code(broke) == contract.NO_CREDITS and contract.BIND_FIELD not in broke.json()["data"], "registered: no bind id"
     unknown = client.get(contract.RENDER_STATUS.format(id="render_404"))
     assert (unknown.status_code, code(unknown)) == (404, 404)
+    fake.quirks.unknown_render = "code"
+    unknown = client.get(contract.RENDER_STATUS.format(id="render_404"))
+    assert (unknown.status_code, code(unknown)) == (200, UNKNOWN_RENDER)
     assert fake.jobs_created() == 0 and not fake.renders
 
 
@@ -436,7 +471,7 @@ def test_injected_failures(fake, client, timeline):
     assert ok(client.get(contract.CREDITS))["available"] == 1000
     rejected = client.get(contract.STATE.format(sid=sid))
     assert (rejected.status_code, code(rejected)) == (410, contract.NO_SESSION)
-    assert state(client, sid)["draft"]["rev"] == 1
+    assert state(client, sid)["draft"]["rev"] == 2
     fake.quirks.fail_rate = 1.0
     for resp in (client.get(contract.CREDITS), client.post(contract.RUN_SSE, json=contract.message_body(sid, "grade"))):
         assert resp.status_code == 500 and resp.headers["content-type"].startswith("text/html")

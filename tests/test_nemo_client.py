@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from mediagen import make_audio
+from mediagen import make_audio, make_image
 from nemokit import fake  # noqa: F401  (the fixture)
 
 from nemoflow import __version__
@@ -34,7 +34,7 @@ from nemoflow.engines.nemo.errors import (
     UploadRefused,
 )
 from nemoflow.engines.nemo.settings import NemoSettings
-from nemoflow.engines.nemo.uploads import check_uploadable
+from nemoflow.engines.nemo.uploads import check_uploadable, upload_name
 from nemoflow.errors import MediaError, TransientError
 from nemoflow.testing.fake_nemo import FakeNemo, LoggedRequest
 
@@ -42,7 +42,7 @@ USER_TOKEN = "user-token-7c1e9a40-never-print-me"
 RETRY_WAIT = 0.001
 RATE_LIMIT_WAIT = 0.01
 DRAFT = {"v": 1, "d": 1000, "m": {"canvas": {"w": 64, "h": 48, "fps": 10}}, "t": []}
-OUTPUT = {"format": "mp4", "quality": contract.OUTPUT_QUALITIES["draft"]}
+OUTPUT = {"format": "mp4", "quality": contract.OUTPUT_QUALITY}
 
 
 class Sleeps(list):
@@ -279,18 +279,34 @@ def test_2001_registered_says_top_up_and_has_no_registration_link(fake, clients,
 
 # ---- 4001 ------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["notes.txt", "clip", "clip.mp4.exe"])
-def test_4001_check_uploadable_refuses_before_any_request(fake, clients, tmp_path, name):  # noqa: F811
+@pytest.mark.parametrize(("name", "content", "seems"), [
+    ("notes.txt", b"hello, just text\n" * 8, "plain text"),
+    ("clip.mp4", b"%PDF-1.7\n" + bytes(200), "a PDF document"),  # the name says mp4; the content decides
+    ("clip", os.urandom(100), "not a media type the service knows"),
+    ("clip.mp4.exe", b"MZ" + bytes(200), "a Windows program"),
+])
+def test_4001_check_uploadable_refuses_by_content_before_any_request(fake, clients, tmp_path, name, content, seems):  # noqa: F811
     clients()
-    path = junk(tmp_path / name, 100)
+    path = tmp_path / name
+    path.write_bytes(content)
     with pytest.raises(UploadRefused) as caught:
         check_uploadable(path, "step `cut`")
     err, message = caught.value, str(caught.value)
     assert isinstance(err, MediaError) and (err.code, err.exit_code) == (contract.UNSUPPORTED_FILE, 2)
     assert contract.REMEDIES[contract.UNSUPPORTED_FILE] in message and contract.SUPPORTED_LIST in message
-    assert message.startswith("step `cut`: ") and name in message
+    assert message.startswith("step `cut`: ") and name in message and seems in message
     assert settled(fake) == []
-    check_uploadable(junk(tmp_path / "still.JPEG", 100), "step `cut`")  # accepted: case and the jpeg spelling
+
+
+def test_files_are_sent_under_the_type_their_content_has(tmp_path):
+    png = make_image(tmp_path / "clip.png", size=(32, 24)).rename(tmp_path / "clip.mp4")  # a PNG named .mp4: sent as clip.png
+    assert check_uploadable(png, "step `cut`") == "png"
+    assert upload_name("clip.mp4", "png") == "clip.png"
+    jpeg = tmp_path / "still.JPEG"
+    jpeg.write_bytes(b"\xff\xd8\xff\xe0" + bytes(100))
+    assert check_uploadable(jpeg, "step `cut`") == "jpg" and upload_name("still.JPEG", "jpg") == "still.JPEG"
+    assert upload_name("take.mov", "mp4") == "take.mov" and upload_name("take.webm", "mkv") == "take.webm", "one container family"
+    assert upload_name("take", "mp4") == "take.mp4"
 
 
 @pytest.mark.parametrize("how", ["url", "file"])
@@ -314,20 +330,22 @@ def test_4001_from_the_service_is_upload_refused_with_the_formats(fake, clients,
 
 # ---- 4002 ------------------------------------------------------------------------------------------------------
 
-def test_4002_check_uploadable_refuses_a_file_over_500_mb_before_any_request(fake, clients, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("size", [contract.MAX_UPLOAD_BYTES + 1, 510_000_000, 524_288_000])  # 500 MB is 500,000,000 bytes, not MiB
+def test_4002_check_uploadable_refuses_a_file_over_500_mb_before_any_request(fake, clients, tmp_path, size):  # noqa: F811
     clients()
     big = tmp_path / "huge.mp4"
-    big.touch()
-    os.truncate(big, contract.MAX_UPLOAD_BYTES + 1)  # sparse: no disk used
+    big.write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2")  # an MP4's first box: the type check alone passes
+    os.truncate(big, size)  # sparse: no disk used
     with pytest.raises(UploadRefused) as caught:
         check_uploadable(big, "step `cut`")
     err, message = caught.value, str(caught.value)
     assert (err.code, err.exit_code) == (contract.FILE_TOO_LARGE, 2)
     assert contract.REMEDIES[contract.FILE_TOO_LARGE] in message
-    assert "trim" in message and "compress" in message and "500 MB" in message and "huge.mp4" in message
+    assert "trim" in message and "compress" in message and "huge.mp4" in message and f"({size:,} bytes)" in message
+    assert "500 MB (500,000,000 bytes)" in message and "MiB" not in message, "one unit in every message"
     assert settled(fake) == []
     os.truncate(big, contract.MAX_UPLOAD_BYTES)
-    check_uploadable(big, "step `cut`")  # exactly at the limit: accepted
+    assert check_uploadable(big, "step `cut`") == "mp4"  # exactly at the limit: accepted
 
 
 @pytest.mark.parametrize("size", [5_000, 300_000])  # read then measured; and refused from Content-Length before reading
@@ -378,7 +396,7 @@ def test_http_400_from_another_endpoint_is_not_blamed_on_the_client_id(fake, cli
     messages = []
     for n in (1, 2):  # the fake answers a refused render body (code 4000) with HTTP 200, then with HTTP 400
         with pytest.raises(ApiError) as caught:
-            client.start_render(contract.render_id(n), sid, {"v": 1}, OUTPUT)  # no `t`: an invalid draft
+            client.start_render(contract.render_id(n), sid, {"v": 1, "t": "none"}, OUTPUT)  # `t` is not a list: an invalid draft
         assert caught.value.code == 4000
         messages.append(str(caught.value))
     assert calls(fake, contract.RENDER) == [("POST", 200, 4000), ("POST", 400, 4000)]

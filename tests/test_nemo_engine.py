@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,10 +16,10 @@ from pathlib import Path
 
 import av
 import pytest
-from conftest import EXAMPLES
-from mediagen import make_video
+from mediagen import make_image, make_video
 from nemokit import fake, fast_cloud, ledger, quiet, requests  # noqa: F401  (fixture)
 from runnerkit import events, finished, nf
+from test_nemo_variants import small_examples
 
 from nemoflow.engines.nemo import contract
 from nemoflow.testing.fake_nemo import FakeNemo, Quirks
@@ -126,7 +125,7 @@ def test_recipe_engine_statement_chooses_the_cloud(tmp_path, fake):  # noqa: F81
 
 
 # -- the examples, on both engines ----------------------------------------------------------
-EXAMPLE_RUNS = [
+EXAMPLE_RUNS = [  # generated footage at 320x180 (tests/test_nemo_variants.py): the recipes' steps are their own
     ("urban_dreams.nemo", ("--set", "size=640x360"), ["out/urban_dreams.mp4"]),
     ("travel_reel.nemo", ("export.web",), ["out/travel_reel.mp4"]),
     ("batch_social.nemo", ("--set", 'looks=["bars"]'), ["out/batch/bars-wide.mp4", "out/batch/bars-vertical.webm",
@@ -134,12 +133,12 @@ EXAMPLE_RUNS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "args", "outputs"), EXAMPLE_RUNS, ids=[e[0] for e in EXAMPLE_RUNS])
 def test_examples_agree_on_both_engines(tmp_path, fake, name, args, outputs):  # noqa: F811
     made = {}
     for engine in ("local", "nemo"):
-        where = tmp_path / engine
-        shutil.copytree(EXAMPLES, where)
+        where = small_examples(tmp_path / engine)
         result = nf("run", where / name, "--engine", engine, *args)
         assert result.exit_code == 0, f"{engine}: {result.output}"
         made[engine] = {out: facts(where / out) for out in outputs}
@@ -210,20 +209,74 @@ def test_a_failed_cloud_render_is_a_clear_failure_and_nothing_is_written(tmp_pat
     assert "cloud render" in error and "failed" in error and "--engine local" in error
     assert not (recipe.parent / "out" / "final.mp4").exists()
     assert [r["status"] for r in ledger(recipe)["renders"].values()] == ["failed"]
+    fake.quirks.fail_renders = False  # the service recovers: the next run asks for a new render, once
+    again = run(recipe)
+    assert again.exit_code == 0, again.output
+    assert sorted(r["status"] for r in ledger(recipe)["renders"].values()) == ["failed", "saved"] and fake.jobs_created() == 2
+    assert facts(recipe.parent / "out" / "final.mp4")["size"] == (320, 180)
 
 
-def test_a_killed_run_resumes_polling_its_render_instead_of_paying_again(tmp_path, monkeypatch):
+@pytest.mark.parametrize("unknown", ["404", "code"])
+def test_a_render_id_the_service_never_created_is_replaced_never_stuck(tmp_path, fake, unknown):  # noqa: F811
+    """A run that dies after persisting a render id but before the service created the job (here: every render POST
+    lost on the way) leaves that id pending; the next run asks for it, hears "unknown", and renders under a new id."""
+    fake.quirks.unknown_render, fake.quirks.lose_render_posts = unknown, 10_000
+    recipe = project(tmp_path / "p")
+    first = run(recipe)
+    assert first.exit_code == 1 and fake.jobs_created() == 0
+    pending = [rid for rid, r in ledger(recipe)["renders"].items() if r["status"] == "requested"]
+    assert len(pending) == 1, ledger(recipe)["renders"]
+    fake.quirks.lose_render_posts = 0
+    second = run(recipe)
+    assert second.exit_code == 0, second.output
+    assert any(pending[0] in m["text"] and "unknown to the service" in m["text"] for m in messages(second, "note"))
+    renders = ledger(recipe)["renders"]
+    assert renders[pending[0]]["status"] == "lost" and [r["status"] for r in renders.values()].count("saved") == 1
+    assert fake.jobs_created() == 1
+    assert set(finished(run(recipe)).values()) == {"cached"}
+
+
+def test_a_smaller_or_shorter_render_is_a_warning_and_expect_decides(tmp_path, fake):  # noqa: F811
+    fake.quirks.render_max_edge, fake.quirks.render_cut_ms = 160, 500  # "up to 1080x1920", at this test's scale
+    recipe = project(tmp_path / "p")
+    result = run(recipe)
+    [warning] = [m["text"] for m in messages(result, "warning")]
+    assert "160x90 (asked 320x180)" in warning and "1.50s long (asked 2.00s)" in warning, warning
+    done = next(e for e in events(result) if e["event"] == "step-finished" and e["step"] == "export.final")
+    assert done["summary"].startswith("1.5s at 160x90"), done["summary"]
+    assert result.exit_code == 1 and finished(result)["expect.final"] == "failed"
+    assert facts(recipe.parent / "out" / "final.mp4")["size"] == (160, 90)
+
+
+def test_a_png_named_mp4_is_sent_as_what_it_is(tmp_path, fake):  # noqa: F811
+    root = tmp_path / "p"
+    root.mkdir()
+    make_image(root / "clip.png", size=(64, 48)).rename(root / "clip.mp4")
+    recipe = root / "r.nemo"
+    recipe.write_text('nemo 1\nmedia clip = "clip.mp4"\nedit cut {\n  image clip for 2s\n}\nexport final = cut {\n  size 160x120\n'
+                      '  save "out.mp4"\n}\n', encoding="utf-8")
+    result = run(recipe)
+    assert result.exit_code == 0, result.output
+    assert any("clip.mp4 is a PNG file by its content; it is uploaded as clip.png" in m["text"] for m in messages(result, "note"))
+    assert [u.name for u in fake.uploads.values()] == ["clip.png"]
+    assert (root / "clip.mp4").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "the source is never changed"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "Ctrl-C"])
+def test_a_killed_run_resumes_polling_its_render_instead_of_paying_again(tmp_path, monkeypatch, sig):
     with FakeNemo(tmp_path / "fake", Quirks(silent_rate=0.0, render_seconds=4.0)).start() as server:
         fast_cloud(monkeypatch, server)
         recipe = project(tmp_path / "p")
         proc = subprocess.Popen([sys.executable, "-m", "nemoflow.cli", "run", str(recipe), "--engine", "nemo"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
         deadline = time.monotonic() + 60
         while not server.renders and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
         assert server.renders, "the render never started"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+        if sig == signal.SIGINT:  # the truth: the render goes on in the cloud and is resumed; FFmpeg has nothing to do with it
+            assert proc.returncode == 130 and "the cloud render goes on in the service" in err and "FFmpeg" not in err, err
         [rid] = server.renders
         assert ledger(recipe)["renders"][rid]["status"] in ("requested", "started")
 
@@ -333,8 +386,9 @@ def test_cloud_commands_summarise_state_and_credits(tmp_path, fake):  # noqa: F8
     session = ledger(recipe)["sessions"]["edit.cut"]
     shown = nf("state", session)
     assert shown.exit_code == 0
-    assert f"session {session}: Timeline (3 tracks, 2.0s): 1. Video clip 0–2s 2. BGM tone 0–2s at 35% 3. Title \"Hello\" 0–1s" \
-        in shown.output
+    assert f"session {session}: Timeline (3 tracks, 2.0s): 1. Video clip.mp4 0–2s 2. BGM tone.m4a 0–2s at 35% " \
+           "3. Title \"Hello\" 0–1s" in shown.output
+    assert "other fields: v, rev, x_internal" in shown.output
     as_json = json.loads(nf("state", "--json").stdout)
     assert as_json["session"] == session and as_json["draft"]["t"][0]["sg"][0]["m"]["fx"][0]["preset"] == "film"
     balance = json.loads(nf("credits", "--json").stdout)

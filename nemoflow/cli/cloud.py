@@ -166,8 +166,14 @@ def credits(api_url: Optional[str] = ApiUrlOption, as_json: bool = JsonOption) -
             balance = client.credits()
     except NemoflowError as err:
         fail(str(err), err.exit_code)
-    _print(balance, as_json, [f"credits: {balance.get('available')} available, {balance.get('frozen')} frozen, "
-                              f"{balance.get('total')} total"])
+    fields = balance if isinstance(balance, dict) else {}
+    known = [f"{fields[k]:g} {k}" for k in ("available", "frozen", "total")
+             if isinstance(fields.get(k), (int, float)) and not isinstance(fields.get(k), bool)]
+    lines = ["credits: " + (", ".join(known) if known else "the service's answer gives no available, frozen or total")]
+    others = sorted(k for k in fields if k not in ("available", "frozen", "total"))
+    if others:
+        lines.append("other fields: " + ", ".join(others))
+    _print(fields, as_json, lines)
 
 
 def state(
@@ -176,10 +182,9 @@ def state(
     as_json: bool = JsonOption,
 ) -> None:
     """Show a cloud session's timeline, summarised track by track (the Draft with --json)."""
-    from ..draft.diff import summary
     from ..engines.nemo.client import NemoClient
     from ..engines.nemo.credentials import credentials_path
-    from ..engines.nemo.drafts import read_state_draft
+    from ..engines.nemo.drafts import names_from_state, read_state_draft, summary
     from ..errors import NemoflowError
 
     settings = _settings(api_url)
@@ -188,19 +193,26 @@ def state(
             last = json.loads((credentials_path().parent / "last-session.json").read_text())
         except (OSError, ValueError):
             last = {}
-        if last.get("api") != settings.api_url or not last.get("session"):
+        last = last if isinstance(last, dict) else {}
+        if last.get("api") != settings.api_url or not isinstance(last.get("session"), str) or not last["session"]:
             fail(f"no session given and no cloud run has used {settings.api_url} from this account yet; "
                   "pass a session id (`nemoflow state SESSION`; a run with --engine nemo prints the ids it opens)")
         session = str(last["session"])
     try:
         with NemoClient(settings) as client:
             raw = client.state(session)
+        raw = raw if isinstance(raw, dict) else {}
         draft = read_state_draft(raw, f"read from session {session}")
     except NemoflowError as err:
         fail(str(err), err.exit_code)
     media = raw.get("video_infos") if isinstance(raw.get("video_infos"), list) else []
-    _print({"session": session, "summary": summary(draft), "draft": draft.to_json(), "media": len(media)}, as_json,
-           [f"session {session}: {summary(draft)}", f"{len(media)} uploaded media"])
+    said = summary(draft, names_from_state(raw))
+    others = draft.other_fields()
+    lines = [f"session {session}: {said}", f"{len(media)} uploaded media"]
+    if others:
+        lines.append("other fields: " + ", ".join(others))
+    _print({"session": session, "summary": said, "draft": draft.to_json(), "media": len(media), "other_fields": others}, as_json,
+           lines)
 
 
 app.add_typer(auth_app, name="auth")

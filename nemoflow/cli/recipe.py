@@ -214,8 +214,7 @@ def run(
     except NemoflowError as err:
         fail(str(err), err.exit_code)
     except KeyboardInterrupt:
-        typer.echo("nemoflow: interrupted; FFmpeg was stopped, no partial output was kept, and finished steps are cached",
-                   err=True)
+        typer.echo(f"nemoflow: interrupted; {ws.engine.interrupted}; finished steps are cached", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         if previous_handler is not None:

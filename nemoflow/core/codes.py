@@ -301,6 +301,12 @@ INSTRUCTION_OUT_OF_RANGE = Code("E402", "instruction value out of range", "engin
 MEDIA_URL_ON_LOCAL = Code("E403", "media URL on the local engine", "engine",
                           example='nemo 1\nengine local\nmedia clip = "https://example.com/clip.mp4"\n'
                                   "edit cut {\n  video clip\n}\n")
+EDIT_AFTER_ASK_IN_CLOUD = Code("E404", "an edit continues an ask on the nemo engine", "engine",
+                               example="nemo 1\nengine nemo\nmedia bars = pattern bars duration 5s\nedit cut {\n  video bars\n}\n"
+                                       'ask polish = cut "color grade it"\nedit more = polish {\n  fade out 1s\n}\n')
+LOCAL_FILE_IN_CLOUD = Code("E405", "a local file the service cannot receive", "engine",
+                           example='nemo 1\nengine nemo\nmedia bars = pattern bars duration 5s\nedit cut {\n  video bars\n'
+                                   '  grade "film.cube"\n}\n', files={"film.cube": "LUT_3D_SIZE 2\n" + "0 0 0\n" * 8})
 
 
 # ---- the table -----------------------------------------------------------------------------------------------

@@ -20,28 +20,34 @@ from .model import Draft
 _building = threading.Lock()
 
 
-def _validator():
-    """Built once per process; the runner's threads may ask at the same moment, and building costs ~0.1 s."""
+def validator(name: str = "draft.schema.json"):
+    """The validator of schemas/NAME, built once per process (threads may ask at the same moment; building costs ~0.1 s)."""
     with _building:
-        return _build_validator()
+        return _build_validator(name)
 
 
 @cache
-def _build_validator():
+def _build_validator(name: str):
     import jsonschema
 
-    schema = json.loads(resource_path("schemas/draft.schema.json").read_text(encoding="utf-8"))
+    schema = json.loads(resource_path(f"schemas/{name}").read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)
 
 
-def problems(data: Any) -> list[str]:
-    """Every schema violation as `path: message`, plus references the schema cannot express."""
+def schema_problems(data: Any, name: str) -> list[str]:
+    """Every violation of schemas/NAME as `path: message`."""
     found = []
-    for err in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+    for err in sorted(validator(name).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         path = "/".join(str(p) for p in err.absolute_path) or "(root)"
         found.append(f"{path}: {err.message}")
+    return found
+
+
+def problems(data: Any) -> list[str]:
+    """Every violation of nemoflow's own Draft schema, plus references the schema cannot express."""
+    found = schema_problems(data, "draft.schema.json")
     if found or not isinstance(data, dict):
         return found
     media = (data.get("m") or {}).get("media") or {}

@@ -56,6 +56,7 @@ class Message(enum.StrEnum):
     HEARTBEAT = "heartbeat"
     ACTION = "action"  # what a GUI-phrased reply was taken to mean
     NOTE = "note"  # nemoflow's own remarks
+    WARNING = "warning"  # something the user should look at: a result smaller or shorter than asked
     DID = "did"  # what an ask did, line by line
     DIFF = "diff"  # a Draft diff
 
@@ -67,6 +68,25 @@ class Reporter(Protocol):
                  finished: bool = False) -> None: ...
 
     def message(self, kind: Message, text: str) -> None: ...
+
+
+class Timeline(Protocol):
+    """A step's timeline: nemoflow's Draft, or one only its engine can read (the service's); JSON for the cache."""
+
+    @property
+    def d(self) -> int: ...
+
+    @property
+    def canvas(self) -> dict[str, Any] | None: ...
+
+    @property
+    def m(self) -> Mapping[str, Any]: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+def _no_drafts(step_id: str) -> Timeline:
+    raise LookupError(f"no step results are available here (asked for {step_id})")
 
 
 class Memo(Protocol):
@@ -87,6 +107,7 @@ class EngineContext:
     options: Mapping[str, str] = attrs.field(factory=dict)  # engine options from the command line (`api_url`)
     digest_of: Callable[[Path], str | None] = lambda path: None  # a file's content digest, memoised by the runner
     key_of: Callable[[str], str] = lambda step_id: step_id  # a step's cache key
+    draft_of: Callable[[str], Timeline] = _no_drafts  # another step's timeline, from the runner (made or read from the cache)
 
 
 @attrs.frozen
@@ -97,7 +118,7 @@ class MediaResult:
 
 @attrs.frozen
 class DraftResult:
-    draft: Draft
+    draft: Timeline  # a Draft, or a timeline only this engine reads (the service's)
     summary: str | None = None  # None: the runner's default (clips and length)
 
 
@@ -142,17 +163,25 @@ class Engine(abc.ABC):
     def media(self, step: Step[MediaSpec], report: Reporter) -> MediaResult:
         """Validate and describe a media step's source (and bring it where this engine renders)."""
 
+    def restore(self, step: Step, data: dict[str, Any]) -> Timeline:
+        """An edit's or ask's result read back from the cache (untrusted JSON): by default a Draft, checked by its strict schema."""
+        from ..draft.schema import load_draft
+
+        return load_draft(data, f"read from the cache for {step.id}")
+
     def timeline(self, step: Step[EditSpec], draft: Draft, report: Reporter) -> DraftResult:
         """The Draft an edit's clauses built, kept wherever this engine keeps timelines; by default, as it is."""
         return DraftResult(draft)
 
     @abc.abstractmethod
-    def ask(self, step: Step[AskSpec], base: Draft, report: Reporter) -> DraftResult:
+    def ask(self, step: Step[AskSpec], base: Timeline, report: Reporter) -> DraftResult:
         """Carry out a plain-language instruction on `base`."""
 
     @abc.abstractmethod
-    def render(self, step: Step[ExportSpec], draft: Draft, output: Output, report: Reporter) -> RenderResult:
+    def render(self, step: Step[ExportSpec], draft: Timeline, output: Output, report: Reporter) -> RenderResult:
         """Render `draft` to `step.spec.path`, atomically: a finished file or none."""
+
+    interrupted: ClassVar[str] = "FFmpeg was stopped, and no partial output was kept"  # what Ctrl-C leaves, said by the CLI
 
     def cancel(self) -> None:
         """Stop what is running (Ctrl-C, or a failure elsewhere without --keep-going); may be called from any thread."""

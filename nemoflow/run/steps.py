@@ -27,8 +27,8 @@ from ..draft.media import MediaEntry
 from ..draft.model import VIDEO, Draft
 from ..draft.ops import DEFAULT_CANVAS
 from ..draft.output import Output, output_for
-from ..draft.schema import checked, load_draft
-from ..engines.base import Engine, Reporter
+from ..draft.schema import checked
+from ..engines.base import Engine, Reporter, Timeline
 from ..errors import NemoflowError
 from .expect import evaluate
 
@@ -63,7 +63,7 @@ class Steps:
         self.reporter = reporter
         self.on_check = on_check or (lambda step, check: None)
         self._media: dict[str, MediaEntry] = {}
-        self._drafts: dict[str, Draft] = {}
+        self._drafts: dict[str, Timeline] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
@@ -90,24 +90,33 @@ class Steps:
                     self._media[sid] = self.engine.media(step, self.reporter(sid)).entry
             return self._media[sid]
 
-    def draft(self, sid: str) -> Draft:
-        """The Draft a step produces (a media step: the whole source as one clip)."""
+    def draft(self, sid: str) -> Timeline:
+        """The timeline a step produces (a media step: the whole source as one clip); an engine's own kind after its asks."""
         with self._locked(f"draft:{sid}"):
             if sid not in self._drafts:
                 step = self.recipe.steps[sid]
                 stored = self.cached(sid) if step.kind in (StepKind.EDIT, StepKind.ASK) else None
                 if stored is not None:
-                    self._drafts[sid] = self._relocated(load_draft(stored, f"read from the cache for {sid}"))
+                    restored = self.engine.restore(step, stored)
+                    self._drafts[sid] = self._relocated(restored) if isinstance(restored, Draft) else restored
                 elif step.kind == StepKind.MEDIA:
                     self._drafts[sid] = checked(media_clip_draft(sid, self.media(sid)), f"for {sid}")
                 else:
                     self._drafts[sid] = self._make_draft(step).draft
             return self._drafts[sid]
 
+    def nemoflow_draft(self, sid: str) -> Draft:
+        """A step's timeline where nemoflow's own operations must apply to it (an edit's base, a spliced clip)."""
+        found = self.draft(sid)
+        if not isinstance(found, Draft):
+            raise NemoflowError(f"{sid}'s timeline is the {self.engine.name} engine's own, and nemoflow's clauses cannot edit it; "
+                                "put these clauses before the ask, or ask for them in words")
+        return found
+
     def _make_draft(self, step: Step):
         if step.kind == StepKind.EDIT:
             media = {i: self.media(i) for i in step.inputs if self.recipe.steps[i].kind == StepKind.MEDIA}
-            return self.engine.timeline(step, build_edit(step, media, self.draft), self.reporter(step.id))
+            return self.engine.timeline(step, build_edit(step, media, self.nemoflow_draft), self.reporter(step.id))
         if step.kind == StepKind.ASK:
             ask: AskSpec = step.spec
             return self.engine.ask(step, self.draft(ask.base.id), self.reporter(step.id))
@@ -122,10 +131,14 @@ class Steps:
             return draft
         return draft.with_m(media={**draft.media, **{mid: {**draft.media[mid], "path": path} for mid, path in moved.items()}})
 
-    def export_draft(self, step: Step[ExportSpec]) -> tuple[Draft, Output]:
-        """The Draft an export renders and the file it asks for."""
+    def export_draft(self, step: Step[ExportSpec]) -> tuple[Timeline, Output]:
+        """The timeline an export renders and the file it asks for."""
         draft = self.draft(step.spec.base.id)
-        return draft, output_for(step.spec.settings, draft.canvas or DEFAULT_CANVAS, draft.m.get("output"))
+        if isinstance(draft, Draft):
+            hint = draft.m.get("output")
+        else:  # a timeline the engine keeps (the service's, after an ask) renders at its own frame unless the export says a size
+            hint = {"long_edge": max(draft.canvas["w"], draft.canvas["h"])} if draft.canvas else None
+        return draft, output_for(step.spec.settings, draft.canvas or DEFAULT_CANVAS, hint)
 
 
 def _clips(draft: Draft) -> str:
@@ -143,16 +156,18 @@ def run_media(steps: Steps, step: Step[MediaSpec]) -> Outcome:
 
 
 def run_draft(steps: Steps, step: Step) -> Outcome:
-    """An edit or an ask: make its Draft now (not from the cache: this step is the one running)."""
+    """An edit or an ask: make its timeline now (not from the cache: this step is the one running)."""
     with steps._locked(f"draft:{step.id}"):
         made = steps._make_draft(step)
         steps._drafts[step.id] = made.draft
-    return Outcome(made.draft.to_json(), summary=made.summary or _clips(made.draft))
+    default = _clips(made.draft) if isinstance(made.draft, Draft) else f"{made.draft.d / 1000:.1f}s"
+    return Outcome(made.draft.to_json(), summary=made.summary or default)
 
 
 def run_export(steps: Steps, step: Step[ExportSpec]) -> Outcome:
     draft, out = steps.export_draft(step)
-    checked(draft, f"before rendering {step.id}")
+    if isinstance(draft, Draft):  # nemoflow's own: its strict schema; an engine checks its own kind itself
+        checked(draft, f"before rendering {step.id}")
     done = steps.engine.render(step, draft, out, steps.reporter(step.id))
     return Outcome(done.result, (done.path,), done.summary)
 

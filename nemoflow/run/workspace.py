@@ -87,7 +87,8 @@ class Workspace:
         self.history = StoreHistory(self.state.store, self.base, self.digests, self.last)
         self.engine: Engine = create_engine(choose_engine(recipe, self.options.engine), EngineContext(
             recipe, self.state.recipe_dir, cache_dir(), self.options.engine_options, self.digests.digest,
-            lambda sid: self.keys()[sid].key))
+            lambda sid: self.keys()[sid].key, lambda sid: self._current_steps().draft(sid)))
+        self._live_steps: Steps | None = None
         self._keys: dict[str, StepKey] | None = None
         self._planner: Planner | None = None
         self._records: dict[str, dict[str, Any]] = {}
@@ -155,7 +156,14 @@ class Workspace:
             self.engine.close()
 
     def _steps(self, *, reporter: Callable[[str], Any], on_check: Callable[[Step, dict[str, Any]], None] | None = None) -> Steps:
-        return Steps(self.recipe, self.engine, cached=self._cached_result, reporter=reporter, on_check=on_check)
+        self._live_steps = Steps(self.recipe, self.engine, cached=self._cached_result, reporter=reporter, on_check=on_check)
+        return self._live_steps
+
+    def _current_steps(self) -> Steps:
+        """The step table of the run (or reading) in progress: what an engine asks for another step's timeline."""
+        if self._live_steps is None:
+            raise LookupError("no run in progress")
+        return self._live_steps
 
     def _cached_result(self, sid: str) -> dict[str, Any] | None:
         """An input's result from the store, so a step that runs can build on steps that did not."""

@@ -1,15 +1,24 @@
-"""The fake NemoVideo agent: what a message does to a session's draft, what it answers, and its SSE events.
+"""The fake NemoVideo agent: what a plain-language message does to a session's timeline, what it answers, and its SSE events.
 
-Two kinds of message: an apply-draft message (contract.APPLY_DRAFT_MARKER) replaces
-the draft after schema validation; anything else goes through a tiny deterministic
-interpreter (grade, title "X", trim to N seconds, mute), whose drafts are always
-schema-valid. Replies talk as if the user had a visual editor, on purpose.
+It reads English the way a person would from the sentence alone; it does not
+import nemoflow's instruction table, so a wording change on the client that a
+reader could not follow shows up as a failed check. Two families of message:
+
+- specific edits, one operation each ("Clear the timeline…", "Add the clip
+  “city.mp4” (upload upl_1) at the end of the video track: 2 s to 12 s of the
+  source.", "Color grade clip 1 with the “warm” look at 60%.", "Add the title
+  “Hi” from 0 s to 3 s.", "Set the background music to “lofi.m4a” (upload
+  upl_2) at 35%.");
+- loose requests ("color grade it", "title 'Urban Dreams' for 3 seconds",
+  "cut the black frames", "music at 35%", "fade out 1s", "trim to 5 seconds",
+  "mute", "竖屏，导出720p").
+
+It works on the internal form (fake_timeline.py: a Draft keyed by upload id).
+Replies talk as if the user had a visual editor, on purpose.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -18,26 +27,23 @@ import attrs
 
 from ..draft import ops
 from ..draft.model import AUDIO, TEXT, VIDEO, Draft, Segment, Track
-from ..draft.schema import problems
 from ..engines.nemo import contract
+from ..errors import NemoflowError
+from .fake_files import Upload
 
 AUTHOR = contract.APP_NAME
-APPLIED = "Timeline updated. Preview in timeline, then click Export when you are ready."
 NOTHING = "Sorry, I could not find anything to change."
 CLOSINGS = ("Done! Click Export to render your video.", "Open the timeline preview to check it.")
 GRADE = {"type": "grade", "preset": "film", "amount": 60}
 TITLE_MS = 3000
 
-_GRADE = re.compile(r"\bgrad(e|ed|ing)\b|调色", re.I)
-_TITLE = re.compile(r"""\btitle\s*(?:"([^"]*)"|'([^']*)'|“([^”]*)”)""", re.I)
-_TRIM = re.compile(r"\b(?:trim|cut|shorten)\b(?:\s+(?:it|the video|this))?\s+(?:down\s+)?to\s+(\d+(?:\.\d+)?)\s*(?:s\b|secs?\b|seconds?\b)"
-                   r"|\bmake it\s+(\d+(?:\.\d+)?)\s*(?:s\b|secs?\b|seconds?\b)|(\d+(?:\.\d+)?)\s*秒", re.I)
-_MUTE = re.compile(r"\bmute\b|\bremove (?:the )?(?:background )?music\b|静音", re.I)
+_Q = r"[“\"']([^”\"']*)[”\"']"  # a quoted name or text
+_NUM = r"(\d+(?:\.\d+)?)"
 
 
 @attrs.frozen
 class Reply:
-    """The outcome of one message: the new draft (None: unchanged), the text for the user, the tool call made."""
+    """The outcome of one message: the new timeline (None: unchanged), the text for the user, the tool call made."""
 
     draft: dict[str, Any] | None
     text: str
@@ -49,31 +55,237 @@ class Reply:
         return self.draft is not None
 
 
-def respond(message: str, current: dict[str, Any], pick: Callable[[int], int]) -> Reply:
-    """What the agent does with `message` on the session's `current` draft; `pick(n)` is the seeded choice in range(n)."""
-    raw = contract.applied_draft(message)
-    if raw is not None:
-        return _apply(raw)
-    return _interpret(message, current, pick)
+@attrs.frozen
+class Context:
+    """What the agent can see besides the timeline: the session's uploads, a test for black footage, a seeded choice."""
+
+    uploads: list[Upload]
+    is_black: Callable[[Upload], bool]
+    pick: Callable[[int], int]
 
 
-def _apply(raw: str) -> Reply:
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return Reply(None, f"I could not apply that draft: it is not valid JSON ({exc}). The timeline is unchanged.",
-                     "apply_draft", {"valid": False})
-    found = problems(data)
-    if found:
-        listed = "; ".join(found[:5])
-        return Reply(None, f"I could not apply that draft, it does not match the timeline format: {listed}. The timeline is unchanged.",
-                     "apply_draft", {"valid": False, "problems": len(found)})
-    return Reply(copy.deepcopy(data), APPLIED, "apply_draft", {"valid": True, "tracks": len(data.get("t", []))})
-
-
-def _interpret(message: str, current: dict[str, Any], pick: Callable[[int], int]) -> Reply:
+def respond(message: str, current: dict[str, Any], ctx: Context) -> Reply:
+    """What the agent does with `message` on the session's timeline (internal form)."""
     draft = Draft.from_json(current)
     done: list[str] = []
+    try:
+        for sentence in _sentences(message):
+            draft = _specific(sentence, draft, ctx, done)
+        if not done:
+            draft = _loose(message, draft, ctx, done)
+    except (NemoflowError, LookupError, ValueError) as exc:
+        return Reply(None, f"I could not do that: {exc}. The timeline is unchanged.", "edit_timeline",
+                     {"instruction": message[:200], "operations": 0})
+    if not done:
+        return Reply(None, NOTHING, "edit_timeline", {"instruction": message[:200], "operations": 0})
+    summary = "; ".join(done)
+    text = f"{summary[0].upper()}{summary[1:]}. {CLOSINGS[ctx.pick(len(CLOSINGS))]}"
+    return Reply(ops.normalize(draft).to_json(), text, "edit_timeline", {"instruction": message[:200], "operations": len(done)})
+
+
+def _sentences(message: str) -> list[str]:
+    """Sentences, split at a full stop that ends one (not inside a quoted name or a number)."""
+    out, current, quoted = [], "", False
+    for i, ch in enumerate(message):
+        current += ch
+        if ch in "“”\"":
+            quoted = ch == "“" or (ch == '"' and not quoted)
+        if ch == "." and not quoted and (i + 1 == len(message) or message[i + 1] in " \n"):
+            out.append(current.strip())
+            current = ""
+    if current.strip():
+        out.append(current.strip())
+    return out
+
+
+# ---- specific edits ---------------------------------------------------------------------------------------
+
+def _upload(sentence: str, ctx: Context) -> Upload:
+    ref = re.search(r"\(upload ([\w.\-]+)\)", sentence)
+    if ref:
+        found = next((u for u in ctx.uploads if u.id == ref.group(1)), None)
+        if found is not None:
+            return found
+    name = re.search(_Q, sentence)
+    if name:
+        found = next((u for u in ctx.uploads if u.name == name.group(1)), None)
+        if found is not None:
+            return found
+    raise LookupError("that file is not among this session's uploads")
+
+
+def _entry(up: Upload) -> dict[str, Any]:
+    return {**up.entry, "url": f"upload:{up.id}"}
+
+
+def _clip_n(sentence: str, draft: Draft) -> int:
+    n = int(re.search(r"\bclip (\d+)", sentence, re.I).group(1))  # type: ignore[union-attr]
+    if not 1 <= n <= len(draft.segments(VIDEO)):
+        raise LookupError(f"there is no clip {n} on the video track")
+    return n - 1
+
+
+def _ms(text: str) -> int:
+    return round(float(text) * 1000)
+
+
+def _specific(sentence: str, draft: Draft, ctx: Context, done: list[str]) -> Draft:
+    s = sentence.strip()
+    low = s.lower()
+    if re.match(r"clear the timeline\b", low):
+        done.append("cleared the timeline")
+        return attrs.evolve(draft, t=())
+    m = re.match(r"set the frame to (\d+)\s*x\s*(\d+)(?: at " + _NUM + r" ?fps)?", low)
+    if m:
+        fps = float(m.group(3)) if m.group(3) else (draft.canvas or {}).get("fps", 30.0)
+        done.append(f"set the frame to {m.group(1)}x{m.group(2)}")
+        return draft.with_m(canvas={"w": int(m.group(1)), "h": int(m.group(2)), "fps": fps})
+    if re.match(r"add the (clip|still image)\b", low):
+        return _add_clip(s, draft, ctx, done)
+    m = re.match(r"colou?r grade clip (\d+) with the " + _Q + r" look(?: at " + _NUM + "%)?", s, re.I)
+    if m:
+        effect = {"type": "grade", "preset": m.group(2), "amount": float(m.group(3) or 100)}
+        done.append(f"graded clip {m.group(1)} with {m.group(2)}")
+        return ops.set_clip_effect(draft, _clip_n(s, draft), effect)
+    m = re.match(r"adjust clip (\d+):(.*)", s, re.I)
+    if m:
+        effect: dict[str, Any] = {"type": "adjust"}
+        for key, value in re.findall(r"(brightness|contrast|saturation|gamma) (-?\d+(?:\.\d+)?)", m.group(2)):
+            effect[key] = float(value)
+        if len(effect) == 1:
+            raise ValueError("no brightness, contrast, saturation or gamma given")
+        done.append(f"adjusted clip {m.group(1)}")
+        return ops.set_clip_effect(draft, _clip_n(s, draft), effect)
+    m = re.match(r"stabili[sz]e clip (\d+)(?: at " + _NUM + "%)?", s, re.I)
+    if m:
+        effect = {"type": "stabilize", **({"strength": float(m.group(2))} if m.group(2) else {})}
+        done.append(f"stabilized clip {m.group(1)}")
+        return ops.set_clip_effect(draft, _clip_n(s, draft), effect)
+    m = re.match(r"blur clip (\d+) at " + _NUM + "%", s, re.I)
+    if m:
+        done.append(f"blurred clip {m.group(1)}")
+        return ops.set_clip_effect(draft, _clip_n(s, draft), {"type": "blur", "strength": float(m.group(2))})
+    m = re.match(r"fade clip (\d+) (in|out)\b.*? over " + _NUM + " ?s", s, re.I)
+    if m:
+        done.append(f"faded clip {m.group(1)} {m.group(2)}")
+        return ops.set_clip_effect(draft, _clip_n(s, draft), {"type": "fade", "dir": m.group(2).lower(), "d": _ms(m.group(3))})
+    m = re.match(r"fit clip (\d+) to the frame by (cropping|padding(?: with (#[0-9a-f]{6,8}|\w+))?|a blurred background)", s, re.I)
+    if m:
+        i = _clip_n(s, draft)
+        how = m.group(2).lower()
+        changes: dict[str, Any] = {"fit": "crop" if how == "cropping" else "blur" if "blur" in how else "pad"}
+        if m.group(3):
+            changes["pad"] = m.group(3)
+        video = list(draft.segments(VIDEO))
+        video[i] = video[i].with_m(**changes)
+        done.append(f"fitted clip {m.group(1)}")
+        return draft.with_segments(VIDEO, video)
+    m = re.match(r"add the (title|text) " + _Q + r" from " + _NUM + r" ?s to " + _NUM + r" ?s(.*)", s, re.I | re.S)
+    if m:
+        return _add_text(m, draft, done)
+    if re.match(r"set the background music to\b", low):
+        return _set_music(s, draft, ctx, done)
+    if re.match(r"add the sound\b", low):
+        return _add_sound(s, draft, ctx, done)
+    return draft
+
+
+def _add_clip(s: str, draft: Draft, ctx: Context, done: list[str]) -> Draft:
+    up = _upload(s, ctx)
+    speed = float(m.group(1)) if (m := re.search(r"played at " + _NUM + "x", s)) else 1.0
+    volume = float(m.group(1)) if (m := re.search(r"own sound at " + _NUM + "%", s)) else 100.0
+    tr = re.search(r"entering with an? (\w+) transition of " + _NUM + " ?s", s)
+    if tr:
+        draft = ops.set_transition(draft, tr.group(1), _ms(tr.group(2)))
+    if re.match(r"add the still image", s, re.I):
+        shown = re.search(r"shown for " + _NUM + " ?s", s)
+        if not shown:
+            raise ValueError("say how long the still is shown")
+        draft = ops.add_clip(draft, up.id, _entry(up), d_ms=_ms(shown.group(1)), still=True, volume=volume)
+        done.append(f"added the still {up.name}")
+        return draft
+    window = re.search(_NUM + " ?s to " + _NUM + " ?s of the source", s)
+    a, b = (_ms(window.group(1)), _ms(window.group(2))) if window else (0, up.duration or 0)
+    draft = ops.add_clip(draft, up.id, _entry(up), in_ms=a, d_ms=round((b - a) / speed), speed=speed, volume=volume)
+    done.append(f"added the clip {up.name}")
+    return draft
+
+
+def _add_text(m: re.Match[str], draft: Draft, done: list[str]) -> Draft:
+    rest = m.group(5)
+    style: dict[str, Any] = {"role": m.group(1).lower()}
+    for key, pattern in (("at", r"\bat the ([a-z\-]+)"), ("color", r"\bin (#[0-9a-fA-F]{6,8})\b"), ("size", _NUM + " px high"),
+                         ("font", r"in the font " + _Q), ("fade", r"fading in and out over " + _NUM + " ?s"),
+                         ("box", r"on an? (#[0-9a-fA-F]{6,8}) box")):
+        found = re.search(pattern, rest)
+        if found:
+            value = found.group(1)
+            style[key] = float(value) if key == "size" else _ms(value) if key == "fade" else value
+    st, end = _ms(m.group(3)), _ms(m.group(4))
+    done.append(f'added the {m.group(1).lower()} "{m.group(2)}"')
+    return ops.add_text(draft, m.group(2), style, st=st, d=max(end - st, 1))
+
+
+def _sound_extras(s: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if m := re.search(r"fading in over " + _NUM + " ?s", s):
+        out["fade_in"] = _ms(m.group(1))
+    if m := re.search(r"fading out over " + _NUM + " ?s", s):
+        out["fade_out"] = _ms(m.group(1))
+    if re.search(r"\blooped\b", s):
+        out["loop"] = True
+    if m := re.search(r"lowered to " + _NUM + "%", s):
+        out["duck"] = float(m.group(1))
+    return out
+
+
+def _set_music(s: str, draft: Draft, ctx: Context, done: list[str]) -> Draft:
+    up = _upload(s, ctx)
+    level = re.search(r"\) at " + _NUM + "%", s)
+    start = re.search(r"from " + _NUM + " ?s into it", s)
+    draft = draft.with_segments(AUDIO, [x for x in draft.segments(AUDIO) if not x.m.get("bed")])
+    draft = ops.add_sound(draft, up.id, _entry(up), in_ms=_ms(start.group(1)) if start else 0, bed=True,
+                          volume=float(level.group(1)) if level else 100.0, **_sound_extras(s))
+    done.append(f"set the music to {up.name}")
+    return draft
+
+
+def _add_sound(s: str, draft: Draft, ctx: Context, done: list[str]) -> Draft:
+    up = _upload(s, ctx)
+    m = re.search(r"at " + _NUM + r" ?s on the timeline, " + _NUM + r" ?s long from " + _NUM + r" ?s of the source, at " + _NUM + "%", s)
+    if not m:
+        raise ValueError("say where the sound goes, how long, from where in the file, and how loud")
+    draft = ops.add_sound(draft, up.id, _entry(up), st=_ms(m.group(1)), d=_ms(m.group(2)), in_ms=_ms(m.group(3)),
+                          volume=float(m.group(4)), **_sound_extras(s))
+    done.append(f"added the sound {up.name}")
+    return draft
+
+
+# ---- loose requests ------------------------------------------------------------------------------------------
+
+_GRADE = re.compile(r"\bgrad(e|ed|ing)\b|调色", re.I)
+_TITLE = re.compile(r"""\btitle\s*(?:"([^"]*)"|'([^']*)'|“([^”]*)”)(?:\s+for\s+(\d+(?:\.\d+)?)\s*(?:s\b|sec|second))?""", re.I)
+_TRIM = re.compile(r"\b(?:trim|cut|shorten)\b(?:\s+(?:it|the video|this))?\s+(?:down\s+)?to\s+(\d+(?:\.\d+)?)\s*(?:s\b|secs?\b|seconds?\b)"
+                   r"|\bmake it\s+(\d+(?:\.\d+)?)\s*(?:s\b|secs?\b|seconds?\b)|(\d+(?:\.\d+)?)\s*秒", re.I)
+_MUTE = re.compile(r"\bmute\b|\bremove (?:the )?(?:background )?music\b|静音", re.I)
+_BLACK = re.compile(r"\b(?:cut|remove|drop)\b[^,.]{0,20}\bblack\b|去(?:掉)?黑(?:屏|帧)", re.I)
+_MUSIC_LEVEL = re.compile(r"\bmusic\b[^,.]{0,15}?\b(?:at|to)\s+(\d+(?:\.\d+)?)\s*%", re.I)
+_FADE_OUT = re.compile(r"\bfade\s*out\s+(\d+(?:\.\d+)?)\s*s\b", re.I)
+_VERTICAL = re.compile(r"\bvertical\b|\bportrait\b|竖屏", re.I)
+_EXPORT_P = re.compile(r"(\d{3,4})p\b", re.I)
+
+
+def _loose(message: str, draft: Draft, ctx: Context, done: list[str]) -> Draft:
+    if _BLACK.search(message) and draft.segments(VIDEO):
+        keep = [s for s in draft.segments(VIDEO) if not _black(s, ctx)]
+        if keep and len(keep) < len(draft.segments(VIDEO)):
+            cut = len(draft.segments(VIDEO)) - len(keep)
+            at, moved = 0, []
+            for seg in keep:
+                moved.append(attrs.evolve(seg, st=at, tr=None if not moved else seg.tr))
+                at += seg.d
+            draft = draft.with_segments(VIDEO, moved)
+            done.append(f"removed {cut} black clip{'s' if cut > 1 else ''}")
     trim = _TRIM.search(message)
     if trim:
         ms = round(float(next(g for g in trim.groups() if g)) * 1000)
@@ -83,28 +295,46 @@ def _interpret(message: str, current: dict[str, Any], pick: Callable[[int], int]
     if _MUTE.search(message) and draft.track(AUDIO) is not None:
         draft = attrs.evolve(draft, t=tuple(tr for tr in draft.t if tr.tt != AUDIO))
         done.append("removed the music")
+    level = _MUSIC_LEVEL.search(message)
+    if level and any(s.m.get("bed") for s in draft.segments(AUDIO)):
+        draft = ops.set_music(draft, volume=float(level.group(1)))
+        done.append(f"set the music to {level.group(1)}%")
     if _GRADE.search(message) and draft.segments(VIDEO):
         draft = ops.add_effect(draft, GRADE)
         done.append(f"applied a film color grade to {len(draft.segments(VIDEO))} clip(s)")
     title = _TITLE.search(message)
     if title:
-        text = next(g for g in title.groups() if g is not None)
-        draft = _add_title(draft, text)
+        text = next(g for g in title.groups()[:3] if g is not None)
+        length = round(float(title.group(4)) * 1000) if title.group(4) else TITLE_MS
+        draft = _add_title(draft, text, length)
         done.append(f'added the title "{text}"')
-    if not done:
-        return Reply(None, NOTHING, "edit_timeline", {"instruction": message[:200], "operations": 0})
-    new = draft.to_json()
-    found = problems(new)
-    if found:  # the interpreter's own bug: say so rather than store an invalid draft
-        return Reply(None, f"Something went wrong on our side ({found[0]}). The timeline is unchanged.", "edit_timeline",
-                     {"instruction": message[:200], "operations": 0})
-    summary = "; ".join(done)
-    text = f"{summary[0].upper()}{summary[1:]}. {CLOSINGS[pick(len(CLOSINGS))]}"
-    return Reply(new, text, "edit_timeline", {"instruction": message[:200], "operations": len(done)})
+    fade = _FADE_OUT.search(message)
+    if fade and draft.segments(VIDEO):
+        draft = ops.fade(draft, "out", round(float(fade.group(1)) * 1000))
+        done.append(f"faded out over {fade.group(1)}s")
+    if _VERTICAL.search(message) and draft.segments(VIDEO):
+        draft = ops.reframe(draft, 9, 16, "blur")
+        done.append("made it vertical (9:16)")
+    export = _EXPORT_P.search(message)
+    if export and draft.canvas:
+        short = int(export.group(1))
+        canvas = draft.canvas
+        ratio = max(canvas["w"], canvas["h"]) / min(canvas["w"], canvas["h"])
+        ratio = 16 / 9 if abs(ratio - 16 / 9) < 0.02 else ratio  # a reframed 9:16 is 16:9 give or take a pixel or two
+        long = ops.even(short * ratio)
+        w, h = (short, long) if canvas["w"] < canvas["h"] else (long, short)
+        draft = draft.with_m(canvas={**canvas, "w": w, "h": h})
+        done.append(f"set the export size to {export.group(1)}p")
+    return draft
 
 
-def _add_title(draft: Draft, text: str) -> Draft:
-    seg = Segment(st=0, d=TITLE_MS, m={"text": text, "style": {"role": "title"}})
+def _black(seg: Segment, ctx: Context) -> bool:
+    up = next((u for u in ctx.uploads if u.id == seg.m.get("src")), None)
+    return up is not None and up.kind == "video" and ctx.is_black(up)
+
+
+def _add_title(draft: Draft, text: str, length: int) -> Draft:
+    seg = Segment(st=0, d=length, m={"text": text, "style": {"role": "title"}})
     if draft.track(TEXT) is not None:
         return draft.with_segments(TEXT, [*draft.segments(TEXT), seg])
     order = {VIDEO: 0, AUDIO: 1, TEXT: 2}
@@ -132,14 +362,3 @@ def text_events(text: str, n: int) -> list[dict[str, Any]]:
     step = max(1, -(-len(words) // 3))
     chunks = [" ".join(words[i:i + step]) + (" " if i + step < len(words) else "") for i in range(0, len(words), step)]
     return [*(event([{"text": c}], partial=True, n=n) for c in chunks), event([{"text": text}], partial=False, n=n)]
-
-
-def stamp(draft: dict[str, Any], rev: int, new_id: Callable[[], str]) -> dict[str, Any]:
-    """The service's own fields added to a stored draft: `rev`, a `uid` per segment, `locked` per track (kept if present)."""
-    out = copy.deepcopy(draft)
-    out["rev"] = rev
-    for track in out.get("t", []):
-        track.setdefault("locked", False)
-        for seg in track.get("sg", []):
-            seg.setdefault("uid", new_id())
-    return out

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..draft.schema import problems
+from ..draft.schema import schema_problems
 from ..engines.nemo import contract
 from ..errors import MediaError
-from . import fake_agent, fake_render
+from . import fake_agent, fake_render, fake_timeline
 from .fake_files import (
     CHUNK,
     MULTIPART_SLACK,
@@ -36,6 +36,7 @@ from .fake_files import (
     TooLarge,
     Upload,
     byte_range,
+    extension,
     place,
     probe_upload,
     pump,
@@ -43,13 +44,24 @@ from .fake_files import (
     supported,
     temp_body,
 )
-from .fake_nemo import INVALID_REQUEST, Account, FakeNemo, LoggedRequest, Session, new_id
+from .fake_nemo import INVALID_REQUEST, UNKNOWN_RENDER, Account, FakeNemo, LoggedRequest, Session, new_id
 from .fake_render import RenderJob
 
 JSON_LIMIT = 16 * 1024 * 1024  # JSON bodies (drafts) larger than this are refused
 DRAIN_LIMIT = 8 * 1024 * 1024  # an unread body up to this size is read away to keep the connection; larger: close it
 LINGER_SECONDS = 30.0  # after refusing a large body, keep reading (discarding) it this long so that the client sees the answer
 _ERROR_PAGE = b"<html><head><title>500 Internal Server Error</title></head><body><h1>500 Internal Server Error</h1></body></html>"
+
+
+_FAMILIES = ({"mp4", "mov", "m4a"}, {"mkv", "webm"}, {"jpg", "jpeg"})
+
+
+def _content_matches(path: Path, name: str) -> bool:
+    """Whether a stored file's magic bytes are of the type its name says (one container family counts as one type)."""
+    from ..media.validate import sniff
+
+    real, said = sniff(path), extension(name)
+    return real is None or real == said or any(real in f and said in f for f in _FAMILIES)
 
 
 def _route(template: str) -> re.Pattern[str]:
@@ -291,7 +303,9 @@ class Handler(BaseHTTPRequestHandler):
         body = self._json_body() if account else None
         if body is None or account is None:
             return
-        session = Session(new_id("sess"), account.id, account.bind_id, {"v": 1, "d": 0, "m": {}, "t": [], "rev": 0},
+        sid = new_id("sess")
+        q = self.fake.quirks
+        session = Session(sid, account.id, account.bind_id, fake_timeline.blank(sid, q.media_naming, q.extra_fields),
                           task_name=str(body.get("task_name", "")), language=str(body.get("language", "")))
         with self.fake._lock:
             self.fake.sessions[session.id] = session
@@ -368,6 +382,9 @@ class Handler(BaseHTTPRequestHandler):
         dest = self.fake.root / "files" / upload_id / name
         dest.parent.mkdir(parents=True, exist_ok=True)
         form.copy(part, dest)
+        if not _content_matches(dest, name):  # the service transcodes by the name's type: a PNG named .mp4 fails there
+            dest.unlink()
+            return self._error(contract.UNSUPPORTED_FILE, f"{name} is not a valid {extension(name)} file")
         return self._register(session, upload_id, name, dest)
 
     def _store_url(self, session: Session, url: str, limit: int) -> None:
@@ -393,7 +410,23 @@ class Handler(BaseHTTPRequestHandler):
         with self.fake._lock:
             self.fake.uploads[upload_id] = self.fake._files[upload_id] = upload
             session.uploads.append(upload_id)
+            if self.fake.quirks.upload_on_timeline:
+                self._place(session, upload)
         return self._ok(upload.data(self.fake.url))
+
+    def _place(self, session: Session, upload: Upload) -> None:
+        """Quirks.upload_on_timeline: the upload appended to the session's timeline (a still for 3 s, audio from 0 s)."""
+        from ..draft import ops
+        from ..draft.model import Draft
+
+        draft = Draft.from_json(fake_timeline.to_internal(session.draft, self.fake.library()))
+        entry = {**upload.entry, "url": upload.url(self.fake.url)}
+        if upload.kind == "audio":
+            draft = ops.add_sound(draft, upload.id, entry)
+        else:
+            draft = ops.add_clip(draft, upload.id, entry, d_ms=3000 if upload.kind == "image" else None, still=upload.kind == "image")
+        session.rev += 1
+        session.draft = self.fake.shaped(session, draft.to_json())
 
     def _serve_file(self, path: str, *, head: bool) -> None:
         parts = path.split("/")
@@ -454,10 +487,18 @@ class Handler(BaseHTTPRequestHandler):
         text = "\n".join(p.get("text", "") for p in parts or [] if isinstance(p, dict) and isinstance(p.get("text"), str))
         fake = self.fake
         with fake._lock:  # the edit is applied first: a dropped stream still leaves it in the state
-            reply = fake_agent.respond(text, session.draft, lambda n: fake._pick("closing", n))
+            library = fake.library()
+            context = fake_agent.Context([u for u in library.uploads.values() if u.id in session.uploads], fake.is_black,
+                                         lambda n: fake._pick("closing", n))
+            try:
+                current = fake_timeline.to_internal(session.draft, library)
+            except fake_timeline.Unresolved as exc:
+                current, reply = None, fake_agent.Reply(None, f"Something is wrong with this timeline ({exc}).", "edit_timeline", {})
+            if current is not None:
+                reply = fake_agent.respond(text, current, context)
             if reply.draft is not None:
                 session.rev += 1
-                session.draft = fake_agent.stamp(reply.draft, session.rev, lambda: new_id("sg"))
+                session.draft = fake.shaped(session, reply.draft)
             rev = session.rev
         q = fake.quirks
         silent = reply.changed and fake._roll("silent", q.silent_rate)
@@ -508,6 +549,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _do_render(self) -> None:
         fake = self.fake
+        with fake._lock:
+            lost = fake.quirks.lose_render_posts > 0
+            fake.quirks.lose_render_posts -= lost
+        if lost:  # as if the client died, or the network ate the request, before the service created anything
+            self._status = 0
+            return self._drop()
         account = self._auth()
         if account is None:
             return None
@@ -531,14 +578,18 @@ class Handler(BaseHTTPRequestHandler):
             data = {"required": cost, "available": available, **({} if account.registered else {contract.BIND_FIELD: account.bind_id})}
             return self._error(contract.NO_CREDITS, f"not enough credits: a render costs {cost}, {available} available", data=data)
         draft = body.get("draft")
-        found = problems(draft)
+        found = schema_problems(draft, "service-draft.schema.json")
         if found:
             return self._error(INVALID_REQUEST, "invalid draft: " + "; ".join(found[:5]))
+        try:
+            fake_timeline.to_internal(draft, fake.library())
+        except fake_timeline.Unresolved as exc:
+            return self._error(INVALID_REQUEST, f"invalid draft: {exc}")
         output = body.get("output") or {}
-        fmt, quality = output.get("format", contract.OUTPUT_FORMATS[0]), output.get("quality", contract.OUTPUT_QUALITIES["high"])
-        if fmt not in contract.OUTPUT_FORMATS or quality not in fake_render.LOCAL_QUALITY:
+        fmt, quality = output.get("format", contract.OUTPUT_FORMATS[0]), output.get("quality", contract.OUTPUT_QUALITY)
+        if fmt not in contract.OUTPUT_FORMATS or quality != contract.OUTPUT_QUALITY:
             return self._error(INVALID_REQUEST, f"unsupported output {fmt}/{quality}: formats {', '.join(contract.OUTPUT_FORMATS)}, "
-                                                f"qualities {', '.join(fake_render.LOCAL_QUALITY)}")
+                                                f"quality {contract.OUTPUT_QUALITY}")
         with fake._lock:
             existing = self._existing_render(rid, account)  # the same id may have raced in from another connection
             if existing is None:
@@ -573,5 +624,7 @@ class Handler(BaseHTTPRequestHandler):
             job = self.fake.renders.get(id)
             data = job.data(self.fake.quirks.render_seconds) if job is not None and job.account == account.id else None
         if data is None:
+            if self.fake.quirks.unknown_render == "code":
+                return self._error(UNKNOWN_RENDER, f"render {id} not found", status=HTTPStatus.OK)
             return self._error(HTTPStatus.NOT_FOUND, f"no render {id}")
         return self._ok(data)

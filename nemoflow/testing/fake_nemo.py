@@ -40,14 +40,15 @@ from typing import Any
 import attrs
 
 from ..engines.nemo import contract
-from . import fake_render
+from . import fake_render, fake_timeline
 from .fake_files import Upload, file_id
 from .fake_render import RenderJob
 
 INVALID_REQUEST = 4000  # ASSUMED: the code for a render body the service refuses (invalid draft, unknown format)
+UNKNOWN_RENDER = 4004  # the body code of "no such render" when Quirks.unknown_render is "code"
 # Error envelopes alternate between HTTP 200 and this status (per code), so a client must read `code`.
 ERROR_STATUS = {contract.BAD_TOKEN: 401, contract.NO_SESSION: 404, contract.NO_CREDITS: 402, INVALID_REQUEST: 400,
-                contract.UNSUPPORTED_FILE: 400, contract.FILE_TOO_LARGE: 400}
+                contract.UNSUPPORTED_FILE: 400, contract.FILE_TOO_LARGE: 400, UNKNOWN_RENDER: 200}
 
 
 @attrs.define
@@ -70,6 +71,33 @@ class Quirks:
     max_upload_bytes: int = contract.MAX_UPLOAD_BYTES
     download_drop_after: int | None = None  # the next /files/ download is cut after this many bytes (once)
     render_cost: int = 10  # credits per render
+    # ---- readings of what the contract leaves open (docs/nemo.md lists them; VARIANTS names combinations) ----
+    media_naming: str = "url"  # how state drafts name a segment's media: url | id | table (fake_timeline.py)
+    extra_fields: str = "top"  # the service's own fields in state drafts: top (x_internal, rev) | everywhere (tracks, segments, m)
+    upload_on_timeline: bool = False  # an upload also lands on the session's timeline (as some editors do)
+    unknown_render: str = "404"  # a render id it does not know: 404 (HTTP 404) | code (HTTP 200, body code UNKNOWN_RENDER)
+    render_max_edge: int | None = None  # renders come back at most this many pixels on the long edge ("up to 1080x1920")
+    render_cut_ms: int = 0  # renders come back this much shorter than the draft
+    lose_render_posts: int = 0  # the next n render POSTs are lost before the service sees them: connection closed, no job
+
+
+# Named readings of the contract's open points; every end-to-end test of the cloud engine runs under each.
+VARIANTS: dict[str, dict[str, object]] = {
+    "url": {"media_naming": "url"},
+    "id": {"media_naming": "id", "extra_fields": "everywhere", "upload_on_timeline": True, "unknown_render": "code"},
+    "table": {"media_naming": "table", "extra_fields": "everywhere", "unknown_render": "code", "silent_rate": 1.0},
+    "table-placed": {"media_naming": "table", "upload_on_timeline": True, "silent_rate": 0.0},
+}
+# Chaos on top of a variant: HTTP 500s, streams cut, renders created behind an HTTP 500, a dropped download.
+CHAOS: dict[str, object] = {"fail_rate": 0.08, "drop_rate": 0.2, "fail_after_rate": 0.5, "silent_rate": 0.3}
+
+
+def variant_quirks(name: str, *, chaos: bool = False, seed: int = 0, **more: object) -> Quirks:
+    """The quirks of a named variant (VARIANTS), with CHAOS on top if asked, and any other knob given."""
+    values: dict[str, object] = {"event_delay": 0.0, "silent_rate": 0.0, **VARIANTS[name]}
+    if chaos:
+        values.update({k: v for k, v in CHAOS.items() if k != "silent_rate" or values.get("silent_rate", 0.0) < 1.0})
+    return Quirks(seed=seed, **{**values, **more})  # type: ignore[arg-type]
 
 
 @attrs.frozen
@@ -143,6 +171,7 @@ class FakeNemo:
         self._rate_limited = 0
         self._posts: Counter[str] = Counter()
         self._created = 0
+        self._black: dict[str, bool] = {}
         self._stopping = threading.Event()
         self._processes: set[subprocess.Popen] = set()
         self._connections: set[socket.socket] = set()
@@ -228,6 +257,38 @@ class FakeNemo:
         """Render jobs actually created. The fake never makes two for one id, so more jobs than the client meant
         means it re-posted under a new id instead of resuming (and paid twice)."""
         return self._created
+
+    def library(self) -> fake_timeline.Library:
+        """The uploads, found by id, URL or name (a snapshot: safe to use outside the lock)."""
+        with self._lock:
+            return fake_timeline.Library(self.url, dict(self.uploads))
+
+    def shaped(self, session: Session, internal: dict[str, Any]) -> dict[str, Any]:
+        """A timeline in the internal form, as this variant's state shows it."""
+        q = self.quirks
+        return fake_timeline.to_service(internal, naming=q.media_naming, extras=q.extra_fields, session_id=session.id,
+                                        rev=session.rev, library=self.library())
+
+    def is_black(self, upload: Upload) -> bool:
+        """Whether a stored video's first frame is black (mean luma under 24 of 255): what "cut the black frames" removes."""
+        with self._lock:
+            if upload.id in self._black:
+                return self._black[upload.id]
+        import av
+
+        black = False
+        with contextlib.suppress(Exception), av.open(str(upload.path)) as box:
+            frame = next(box.decode(video=0))
+            plane = bytes(frame.reformat(format="gray").planes[0])
+            black = sum(plane) / max(len(plane), 1) < 24
+        with self._lock:
+            self._black[upload.id] = black
+        return black
+
+    def render_bodies(self) -> list[dict[str, Any]]:
+        """The draft of every render job created, as the client sent it."""
+        with self._lock:
+            return [job.draft for job in self.renders.values()]
 
     def stored_file(self, url: str) -> Upload | None:
         """The stored file a /files/ URL of this fake names, or None."""
@@ -329,9 +390,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop-rate", type=float, default=0.0)
     parser.add_argument("--fail-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--variant", choices=sorted(VARIANTS), help="a named reading of the contract's open points (docs/nemo.md)")
     args = parser.parse_args(argv)
     quirks = Quirks(seed=args.seed, render_seconds=args.render_seconds, silent_rate=args.silent_rate, drop_rate=args.drop_rate,
-                    fail_rate=args.fail_rate)
+                    fail_rate=args.fail_rate, **(VARIANTS[args.variant] if args.variant else {}))  # type: ignore[arg-type]
     fake = FakeNemo(args.root, quirks, port=args.port)
     for token in args.user_token:
         fake.add_user_token(token)

@@ -16,20 +16,21 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ..draft import ops
 from ..draft.model import VIDEO, Draft
 from ..draft.output import Output
 from ..engines.local.graph import build_command
 from ..engines.nemo import contract
 from ..errors import NemoflowError
 from ..media.ffmpeg import Progress, atomic_output, run_ffmpeg
+from . import fake_timeline
 from .fake_files import Upload, probe_upload
 
 if TYPE_CHECKING:
     from .fake_nemo import FakeNemo
 
 QUEUED, RENDERING, COMPLETED, FAILED = contract.RENDER_STATUSES
-# service quality (the body's output.quality) → the local engine's Output.quality
-LOCAL_QUALITY = {service: local for local, service in contract.OUTPUT_QUALITIES.items()}
+LOCAL_QUALITY = "draft"  # the fake renders fast whatever the body asks: picture quality is not what it tests
 
 
 class RenderFailure(Exception):
@@ -107,12 +108,22 @@ def _work(fake: FakeNemo, job: RenderJob) -> None:
 
 
 def _render(fake: FakeNemo, job: RenderJob) -> None:
-    draft = Draft.from_json(resolve_media(fake, job.draft))
+    try:
+        internal = fake_timeline.to_internal(job.draft, fake.library())
+    except fake_timeline.Unresolved as exc:
+        raise RenderFailure(str(exc)) from None
+    draft = Draft.from_json(resolve_media(fake, internal))
+    q = fake.quirks
+    if q.render_cut_ms and draft.d > q.render_cut_ms:
+        draft = ops.normalize(ops.trim(draft, 0, draft.d - q.render_cut_ms))
     if not draft.segments(VIDEO) or draft.d <= 0:
         raise RenderFailure("the draft has no video clip to render")
     canvas = draft.canvas or _canvas_from_media(draft)
-    out = Output(width=int(canvas["w"]), height=int(canvas["h"]), fps=float(canvas["fps"]), container="mp4", codec="h264",
-                 quality=LOCAL_QUALITY[job.quality], audio="aac")
+    w, h = int(canvas["w"]), int(canvas["h"])
+    if q.render_max_edge and max(w, h) > q.render_max_edge:  # "up to 1080x1920": a larger frame comes back scaled down
+        scale = q.render_max_edge / max(w, h)
+        w, h = ops.even(w * scale), ops.even(h * scale)
+    out = Output(width=w, height=h, fps=float(canvas["fps"]), container="mp4", codec="h264", quality=LOCAL_QUALITY, audio="aac")
     what = f"fake render {job.id}"
     dest = fake.root / "files" / job.id / f"{job.id}.mp4"
     with atomic_output(dest) as tmp:

@@ -23,7 +23,7 @@ import httpx
 from ... import __version__
 from . import contract
 from .credentials import CredentialStore, Token, redact, remember_secret
-from .errors import ApiError, AuthError, PlanBlocked, RateLimited, ServiceUnavailable, SessionLost, UploadRefused, no_credits
+from .errors import ApiError, AuthError, NoCredits, PlanBlocked, RateLimited, ServiceUnavailable, SessionLost, UploadRefused, no_credits
 from .settings import NemoSettings
 
 BytesProgress = Callable[[int, int], None]  # (bytes done, bytes total)
@@ -174,8 +174,8 @@ class NemoClient:
                                   code=contract.HTTP_RATE_LIMITED, status=429)
             if resp.status_code == contract.HTTP_PLAN_BLOCKED and _code(resp) in (None, contract.HTTP_PLAN_BLOCKED):
                 raise PlanBlocked(f"{what}: {contract.REMEDIES[contract.HTTP_PLAN_BLOCKED]} (HTTP 402)", code=402, status=402)
-            if resp.status_code == 404 and allow_missing:
-                return None, None
+            if resp.status_code == 404 and allow_missing and _code(resp) in (None, 404, contract.OK):
+                return None, None  # a plain 404 (a body code other than "not found" is read below: it wins)
             code, message, data = envelope(resp, what)
             if code == contract.OK:
                 return resp, data
@@ -256,8 +256,17 @@ class NemoClient:
         return _upload_data(data, url.rsplit("/", 1)[-1])
 
     def render_status(self, rid: str) -> dict[str, Any] | None:
-        data = self.call("GET", contract.RENDER_STATUS.format(id=rid), retry=True, allow_missing=True,
-                         what=f"reading render {rid}")
+        """The render's status; None when the service does not know the id (HTTP 404, or any non-zero body code
+        but those about the account: contract.py's ASSUMED reading of "unknown render"), i.e. it was never created."""
+        try:
+            data = self.call("GET", contract.RENDER_STATUS.format(id=rid), retry=True, allow_missing=True,
+                             what=f"reading render {rid}")
+        except (AuthError, NoCredits, PlanBlocked, RateLimited, SessionLost):
+            raise
+        except ApiError as err:
+            if err.code is None:  # not the service's envelope at all: say so, do not guess
+                raise
+            return None
         return data if isinstance(data, dict) else None
 
     def start_render(self, rid: str, sid: str, draft: dict[str, Any], output: dict[str, str]) -> dict[str, Any]:

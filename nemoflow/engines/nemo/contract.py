@@ -30,7 +30,9 @@ UPLOAD = "/api/upload-video/nemo_agent/me/{sid}"
 CREDITS = "/api/credits/balance/simple"
 STATE = "/api/state/nemo_agent/me/{sid}/latest"
 RENDER = "/api/render/proxy/lambda"
-RENDER_STATUS = "/api/render/proxy/lambda/{id}"  # ASSUMED endpoint; an unknown id answers HTTP 404 (ASSUMED)
+RENDER_STATUS = "/api/render/proxy/lambda/{id}"  # ASSUMED endpoint
+# ASSUMED: a render id the service does not know is answered with HTTP 404 or with a non-zero body code (whatever the HTTP
+# status); either way it means "not created", and the client asks for a new render under a new id.
 
 # ---- envelope and codes ---------------------------------------------------------
 # JSON bodies: {"code": 0, "message": "…", "data": {…}} (ASSUMED from "the response field data.token").
@@ -54,7 +56,7 @@ ANONYMOUS_CREDITS = 100
 
 # ---- uploads --------------------------------------------------------------------
 SUPPORTED_TYPES = ("mp4", "mov", "avi", "webm", "mkv", "jpg", "png", "gif", "webp", "mp3", "wav", "m4a", "aac")
-MAX_UPLOAD_BYTES = 500 * 1024 * 1024
+MAX_UPLOAD_BYTES = 500_000_000  # ASSUMED decimal: the page says "500MB"; every message says MB (10^6 bytes)
 UPLOAD_FIELD_FILE, UPLOAD_FIELD_URL = "file", "url"
 # ASSUMED fields of an upload's `data`: id, url, name, duration (ms), width, height.
 UPLOAD_FIELDS = ("id", "url", "name", "duration", "width", "height")
@@ -70,25 +72,11 @@ def message_body(session_id: str, text: str) -> dict:
             "new_message": {"role": "user", "parts": [{"text": text}]}}
 
 
-# Structured edits are sent as a message the agent applies verbatim: this marker, then the
-# Draft as a fenced JSON block. ASSUMED: the page lists no endpoint that sets a draft, and the
-# render endpoint takes one, so the service must accept drafts; nemoflow checks the resulting
-# state against the Draft it sent, so a service that applies it differently is caught.
-APPLY_DRAFT_MARKER = "nemoflow:apply-draft"
-
-
-def apply_draft_message(draft_json: str) -> str:
-    return f"{APPLY_DRAFT_MARKER}\nReplace the timeline with exactly this draft.\n```json\n{draft_json}\n```"
-
-
-_APPLY = re.compile(re.escape(APPLY_DRAFT_MARKER) + r".*?```json\n(.*)\n```", re.S)
-
-
-def applied_draft(text: str) -> str | None:
-    """The draft JSON inside an apply-draft message, or None (the fake server's side of the convention)."""
-    m = _APPLY.search(text)
-    return m.group(1) if m else None
-
+# There is no message that sets a timeline (the page routes edits through plain-language messages): a session is
+# brought to a Draft nemoflow built by the plain instructions of engines/nemo/instructions.py, each checked in the state.
+# How the service's drafts name media, whether an upload lands on the timeline, and every field beyond t/tt/sg/d/m are
+# unknown: schemas/service-draft.schema.json states only what the page states (engines/nemo/drafts.py reads the rest
+# leniently).
 
 # The backend talks as if the user had a visual editor. These phrasings are
 # instructions to the client; each maps to what nemoflow does instead.
@@ -102,8 +90,9 @@ GUI_ACTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
 RENDER_STATUSES = ("queued", "rendering", "completed", "failed")
 POLL_INTERVAL = 30.0  # seconds, as the service asks
 OUTPUT_FORMATS = ("mp4",)  # output is H.264 in MP4
-OUTPUT_QUALITIES = {"high": "high", "medium": "medium", "draft": "low"}  # ASSUMED values besides "high"
-# ASSUMED: the service renders at the draft's canvas (m.canvas w, h, fps), the only size the body can carry.
+OUTPUT_QUALITY = "high"  # the only value the page shows; an export's own quality setting is applied by converting here
+# ASSUMED: the service renders at the draft's canvas (m.canvas w, h, fps), the only size the body can carry; the page says
+# renders are "up to 1080x1920", so what comes back may be smaller than asked (nemoflow probes it and says so).
 
 
 def render_id(unix_ms: int) -> str:
@@ -117,7 +106,8 @@ REMEDIES = {
                "(`nemoflow auth login`, or NEMO_TOKEN)",
     NO_CREDITS: "top up credits in your NemoVideo account, then run again",
     UNSUPPORTED_FILE: f"the service accepts these types only: {SUPPORTED_LIST}; convert the file first",
-    FILE_TOO_LARGE: "the service takes files of at most 500 MB; trim the clip or compress it (for example a lower bitrate), then run again",
+    FILE_TOO_LARGE: "the service takes files of at most 500 MB (500,000,000 bytes); trim the clip or compress it (for example a "
+                    "lower bitrate), then run again",
     HTTP_PLAN_BLOCKED: "export is blocked on this plan (a plan limit, not credits): register or upgrade your plan to unlock export",
     HTTP_RATE_LIMITED: "the service is rate-limiting this client (one anonymous token per client per 7 days); wait, or set "
                        "NEMO_TOKEN to a token from your NemoVideo account",

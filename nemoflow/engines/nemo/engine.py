@@ -1,25 +1,33 @@
 """The nemo engine: the same recipes, run on the NemoVideo cloud.
 
-Per step (DESIGN.md's table): media are validated here and uploaded (files
+Per step (DESIGN.md's table): media are sniffed here and uploaded (files
 streamed, generated sources encoded first, URLs handed over as URLs); an
-edit's Draft is put into its session and checked against the session's state;
-an `ask` sends the instruction and reads the state to learn what changed;
-an export renders in the cloud, with the render id on disk before the
-request, then downloads with resume and lands atomically.
+edit's Draft stays nemoflow's until something needs it in the service; an
+`ask` brings a session to its base with plain instructions, sends the
+instruction and keeps the service's draft (every field) as the step's result;
+an export renders in the cloud (nemoflow's Draft with the service's media
+references, or the service's draft untouched), with the render id on disk
+before the request, then downloads with resume, probes what came back and
+lands atomically.
 
 The parts: service.py (client, ledger, locks), sessions.py (which session
-holds which timeline), uploads.py, timeline.py (edits and asks in sessions),
+holds which timeline), uploads.py, timeline.py and instructions.py (asks and
+the words that set a session's timeline), drafts.py (the service's drafts),
 renders.py.
 """
 
 from __future__ import annotations
 
-from ...core.model import AskSpec, EditSpec, ExportSpec, MediaSpec, Step, StepKind
-from ...draft.diff import summary
-from ...draft.model import Draft
+from collections.abc import Mapping
+from typing import Any
+
+from ...core import codes
+from ...core.diagnostics import Diagnostic
+from ...core.model import AskSpec, ExportSpec, MediaSpec, Step, StepKind
 from ...draft.output import Output
-from ..base import DraftResult, Engine, EngineContext, MediaResult, Memo, RenderResult, Reporter, Resource, Resources
+from ..base import DraftResult, Engine, EngineContext, MediaResult, Memo, RenderResult, Reporter, Resource, Resources, Timeline
 from .client import NemoClient
+from .drafts import ServiceDraft
 from .renders import Renders
 from .service import Service
 from .sessions import Sessions
@@ -28,18 +36,22 @@ from .timeline import Timelines
 from .uploads import Uploads
 
 # Part of every cache key: bump when the same recipe would give a different result on this engine.
-ENGINE_REVISION = 1
+# r2: asks keep the service's own draft; edits are no longer pushed into a session.
+ENGINE_REVISION = 2
+FONT_FILES = (".ttf", ".otf", ".ttc")
 
 
 class NemoEngine(Engine):
     name = "nemo"
+    interrupted = ("the cloud render goes on in the service: its id is kept, and the next run resumes it instead of paying "
+                   "for another; no partial output was kept")
 
     def __init__(self, context: EngineContext, *, settings: NemoSettings | None = None, client: NemoClient | None = None) -> None:
         super().__init__(context)
         self.service = Service(context.state_dir, context.options, settings=settings, client=client)
         self.sessions = Sessions(self.service, context.recipe)
         self.uploads = Uploads(self.service, self.sessions, context)
-        self.timelines = Timelines(self.service, self.sessions, self.uploads, context.recipe)
+        self.timelines = Timelines(self.service, self.sessions, self.uploads, context)
         self.renders = Renders(self.service, self.sessions, self.uploads, context)
 
     @property
@@ -56,6 +68,32 @@ class NemoEngine(Engine):
         from ...media.ffmpeg import ffmpeg_identity
 
         return {"engine": f"nemo {__version__} r{ENGINE_REVISION} {self.settings.api_url}", "ffmpeg": ffmpeg_identity(memo)}
+
+    def diagnose(self, step: Step) -> Diagnostic | None:
+        """What the service cannot be given: nemoflow's clauses on the service's own timeline, and files it cannot receive."""
+        if step.kind != StepKind.EDIT:
+            return None
+        recipe = self.context.recipe
+        asks = [recipe.steps[i] for i in step.inputs if i in recipe.steps and recipe.steps[i].kind == StepKind.ASK]
+        if asks:
+            return Diagnostic(step.span, f"`edit {step.name}` builds on `ask {asks[0].label}`, whose timeline is the NemoVideo "
+                              "service's own: nemoflow's clauses cannot be applied to it", codes.EDIT_AFTER_ASK_IN_CLOUD.id,
+                              help="put these clauses in the edit before the ask, say them in words in an `ask`, or run this "
+                                   "recipe on the local engine (`--engine local`)")
+        for op in step.spec.ops:
+            look = op.args.get("look") if op.verb == "grade" else None
+            if isinstance(look, Mapping) and "lut" in look:
+                return Diagnostic(op.span, f"the LUT file {look['lut']} is on this machine; the NemoVideo service cannot read it "
+                                  "(a draft names media by upload, and LUTs are not an upload type)", codes.LOCAL_FILE_IN_CLOUD.id,
+                                  help="use a preset look (e.g. `grade warm 60%`), or run this recipe on the local engine "
+                                       "(`--engine local`)")
+            font = op.args.get("font") if op.verb in ("title", "text") else None
+            if isinstance(font, str) and font.lower().endswith(FONT_FILES):
+                return Diagnostic(op.span, f"the font file {font} is on this machine; the NemoVideo service cannot read it",
+                                  codes.LOCAL_FILE_IN_CLOUD.id,
+                                  help="name a font family instead (e.g. `font \"DejaVu Sans\"`), or run this recipe on the "
+                                       "local engine (`--engine local`)")
+        return None
 
     def resources(self, step: Step) -> Resources:
         return Resources() if step.kind == StepKind.EXPECT else Resources(Resource.NET)
@@ -78,13 +116,17 @@ class NemoEngine(Engine):
     def media(self, step: Step[MediaSpec], report: Reporter) -> MediaResult:
         return MediaResult(self.uploads.media(step, report), note="uploaded")
 
-    def timeline(self, step: Step[EditSpec], draft: Draft, report: Reporter) -> DraftResult:
-        made = self.timelines.push(step, draft, report)
-        return DraftResult(made, f"in session: {summary(made)}")
+    def restore(self, step: Step, data: dict[str, Any]) -> Timeline:
+        """An ask's cached result is the service's draft (its tolerant schema); an edit's is nemoflow's Draft."""
+        if step.kind == StepKind.ASK:
+            return ServiceDraft.load(data, f"read from the cache for {step.id}")
+        return super().restore(step, data)
 
-    def ask(self, step: Step[AskSpec], base: Draft, report: Reporter) -> DraftResult:
-        after, changed = self.timelines.ask(step, base, report)
-        return DraftResult(after, changed or summary(after))
+    def ask(self, step: Step[AskSpec], base: Timeline, report: Reporter) -> DraftResult:
+        after, changed, names = self.timelines.ask(step, base, report)
+        from .drafts import summary
 
-    def render(self, step: Step[ExportSpec], draft: Draft, output: Output, report: Reporter) -> RenderResult:
+        return DraftResult(after, changed or summary(after, names))
+
+    def render(self, step: Step[ExportSpec], draft: Timeline, output: Output, report: Reporter) -> RenderResult:
         return self.renders.render(step, draft, output, report)

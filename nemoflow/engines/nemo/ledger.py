@@ -36,10 +36,7 @@ class Ledger:
         fresh = {"v": FORMAT, "api": self.api, "sessions": {}, "uploads": {}, "renders": {}}
         if not isinstance(data, dict) or data.get("api") != self.api:  # another service: its sessions mean nothing here
             return fresh
-        for key in ("sessions", "uploads", "renders"):
-            if not isinstance(data.get(key), dict):
-                data[key] = {}
-        return data
+        return {"v": FORMAT, "api": self.api, **_valid(data)}
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +70,11 @@ class Ledger:
     def upload(self, sid: str, digest: str) -> dict[str, Any] | None:
         with self._lock:
             return self.data["uploads"].get(sid, {}).get(digest)
+
+    def uploads_in(self, sid: str) -> dict[str, dict[str, Any]]:
+        """Content digest → the upload's answer, for every upload recorded in session `sid`."""
+        with self._lock:
+            return dict(self.data["uploads"].get(sid, {}))
 
     def any_upload(self, digest: str) -> dict[str, Any] | None:
         """The first recorded upload of this content in any session (its URL can seed a URL upload elsewhere)."""
@@ -116,3 +118,18 @@ class Ledger:
         done = [rid for rid, e in self.data["renders"].items() if e.get("status") in ("saved", "failed", "lost") and e.get("t", 0) < cutoff]
         for rid in done:
             del self.data["renders"][rid]
+
+
+def _valid(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The ledger's entries that have the shape nemoflow writes (it is read back from disk: untrusted); the rest is dropped."""
+    def table(key: str) -> dict[str, Any]:
+        found = data.get(key)
+        return found if isinstance(found, dict) else {}
+
+    sessions = {k: v for k, v in table("sessions").items() if isinstance(k, str) and isinstance(v, str) and v}
+    uploads = {sid: {d: info for d, info in per.items() if isinstance(info, dict) and isinstance(info.get("url"), str)}
+               for sid, per in table("uploads").items() if isinstance(per, dict)}
+    renders = {rid: e for rid, e in table("renders").items()
+               if isinstance(e, dict) and isinstance(e.get("key"), str) and isinstance(e.get("status"), str)
+               and isinstance(e.get("t", 0), (int, float))}
+    return {"sessions": sessions, "uploads": uploads, "renders": renders}

@@ -11,6 +11,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from ...errors import NemoflowError, RenderError
 from ...media.ffmpeg import atomic_output
 from ..base import EngineContext, Message, RenderResult, Reporter, bytes_progress
 from . import contract
+from .drafts import ServiceDraft
 from .errors import ApiError, ServiceUnavailable, SessionLost, StreamDropped
 from .service import Service
 from .sessions import Sessions
@@ -37,29 +39,56 @@ class Renders:
         self._lock = threading.Lock()
         self._last_ms = 0
 
-    def render(self, step: Step[ExportSpec], base: Draft, out: Output, report: Reporter) -> RenderResult:
+    def render(self, step: Step[ExportSpec], base: Draft | ServiceDraft, out: Output, report: Reporter) -> RenderResult:
+        """Render in the cloud: nemoflow's Draft with the service's media references, or the service's own draft untouched."""
         spec = step.spec
-        draft = checked(base.with_m(canvas={"w": out.width, "h": out.height, "fps": out.fps}), f"before rendering {step.id}")
-        slot = self.sessions.slot_of(spec.base.id)
+        slot = self.sessions.slot_of(spec.base.id)  # an ask's draft lives in its session; an edit's media were uploaded there
+        if isinstance(base, ServiceDraft):
+            sent = base.with_canvas(out.width, out.height, out.fps)  # the size asked for: the only field nemoflow adds
+
+            def body(sid: str) -> dict[str, Any]:
+                return sent.to_json()
+        else:
+            draft = checked(base.with_m(canvas={"w": out.width, "h": out.height, "fps": out.fps}), f"before rendering {step.id}")
+
+            def body(sid: str) -> dict[str, Any]:
+                return self.uploads.for_session(draft, sid, report)[0].to_json()
         key = self.context.key_of(step.id)
         rid, resumed = self._resume(step, key, report)
-        if rid is None:
-            rid = self._start(step, key, slot, draft, out, report)
-        status = self._poll(step, rid, report)
+        for _ in range(3):
+            if rid is None:
+                rid = self._start(step, key, slot, body, report)
+            status = self._poll(step, rid, report)
+            if status is not None:
+                break
+            report.message(Message.NOTE, f"the service does not know render {rid} (it was never created, or was forgotten); "
+                                         "requesting it again under a new id")
+            rid, resumed = None, False
+        else:
+            raise StreamDropped(f"{step.id}: the service forgot three renders in a row; run again")
         part = self.context.state_dir / "downloads" / f"{rid}.mp4.part"
         part.parent.mkdir(parents=True, exist_ok=True)
         ledger = self.service.ledger
         self.service.client.download(status["url"], part, bytes_progress(report, "download"))
         ledger.update_render(rid, status="completed", url=status["url"])
+        got = _probe(part, step.id)
         converted = self._deliver(step, part, spec.path, out)
         ledger.update_render(rid, status="saved", t=time.time())
-        info = _probe(spec.path, step.id)
+        video = got.video
+        size = (video.width, video.height) if video is not None else (0, 0)
+        seconds = got.duration or 0.0
+        short = [f"{size[0]}x{size[1]} (asked {out.width}x{out.height})" if size[0] * size[1] < out.width * out.height else "",
+                 f"{seconds:.2f}s long (asked {base.d / 1000:.2f}s)" if seconds + 1 / out.fps + 0.05 < base.d / 1000 else ""]
+        if any(short):
+            report.message(Message.WARNING, f"the service rendered {' and '.join(w for w in short if w)} for {step.id}; "
+                                            "the `expect` block decides whether that passes")
         how = f"cloud render {rid}" + (", resumed" if resumed else "")
         if converted:
             how += f", converted here to {out.container}/{out.codec}"
-        result = {"method": "cloud", "render": rid, "duration": info.duration, "converted": converted,
-                  "output": {"width": out.width, "height": out.height, "fps": out.fps, "container": out.container, "codec": out.codec}}
-        return RenderResult(spec.path, result, f"{info.duration or 0:.1f}s at {out.width}x{out.height}, {how}")
+        result = {"method": "cloud", "render": rid, "duration": seconds, "converted": converted,
+                  "output": {"width": out.width, "height": out.height, "fps": out.fps, "container": out.container, "codec": out.codec},
+                  "rendered": {"width": size[0], "height": size[1], "duration": seconds}}
+        return RenderResult(spec.path, result, f"{seconds:.1f}s at {size[0]}x{size[1]}, {how}")
 
     def _resume(self, step: Step, key: str, report: Reporter) -> tuple[str | None, bool]:
         """A render an earlier (killed) run started for this very step key: poll it instead of paying again."""
@@ -69,26 +98,29 @@ class Renders:
         rid = pending["id"]
         status = self.service.client.render_status(rid)
         if status is None or status.get("status") == "failed":
-            self.service.ledger.update_render(rid, status="lost" if status is None else "failed")
+            self.service.ledger.update_render(rid, status="lost" if status is None else "failed", t=time.time())
+            if status is None:
+                report.message(Message.NOTE, f"render {rid}, recorded by an earlier run, is unknown to the service (that run "
+                                             "stopped before the service created it); requesting a new one")
             return None, False
         report.message(Message.NOTE, f"resuming cloud render {rid}, started by an earlier run that did not finish (no second render "
                                      "is paid for)")
         return rid, True
 
-    def _start(self, step: Step, key: str, slot: str, draft: Draft, out: Output, report: Reporter) -> str:
-        output = {"format": contract.OUTPUT_FORMATS[0], "quality": contract.OUTPUT_QUALITIES.get(out.quality, "high")}
+    def _start(self, step: Step, key: str, slot: str, body: Callable[[str], dict[str, Any]], report: Reporter) -> str:
+        output = {"format": contract.OUTPUT_FORMATS[0], "quality": contract.OUTPUT_QUALITY}
         ledger, client = self.service.ledger, self.service.client
         for _ in range(3):
             sid = self.sessions.get(slot)
             try:
-                body = self.uploads.for_session(draft, sid, report).to_json()
+                draft = body(sid)
             except SessionLost:
                 self.sessions.replace(slot, sid, report)
                 continue
             rid = self._new_render_id()
             ledger.begin_render(rid, key, step.id, sid)  # on disk before the request leaves
             try:
-                client.start_render(rid, sid, body, output)
+                client.start_render(rid, sid, draft, output)
             except SessionLost:
                 ledger.update_render(rid, status="lost")
                 self.sessions.replace(slot, sid, report)
@@ -108,12 +140,13 @@ class Renders:
             self._last_ms = ms
             return contract.render_id(ms)
 
-    def _poll(self, step: Step, rid: str, report: Reporter) -> dict[str, Any]:
+    def _poll(self, step: Step, rid: str, report: Reporter) -> dict[str, Any] | None:
+        """The completed render's status; None when the service does not know the id (recorded as lost)."""
         while True:
             status = self.service.client.render_status(rid)
             if status is None:
-                self.service.ledger.update_render(rid, status="lost")
-                raise StreamDropped(f"{step.id}: the service no longer knows render {rid}; run again to start a new one")
+                self.service.ledger.update_render(rid, status="lost", t=time.time())
+                return None
             state = status.get("status")
             progress = status.get("progress")
             if isinstance(progress, (int, float)):
@@ -127,8 +160,8 @@ class Renders:
                 raise RenderError(f"{step.id}: the cloud render {rid} failed: {status.get('error') or 'no reason given'}; "
                                   "run again to retry, or render it locally with --engine local")
             if self.service.stop.wait(self.service.settings.poll_interval):
-                raise RenderError(f"{step.id}: stopped waiting for cloud render {rid}: the run was cancelled; the render id is "
-                                  "kept, and the next run resumes it instead of starting another")
+                raise RenderError(f"{step.id}: stopped waiting for cloud render {rid}: the run was cancelled, and the render goes "
+                                  "on in the cloud; its id is kept, and the next run resumes it instead of paying for another")
 
     def _deliver(self, step: Step, part: Path, dest: Path, out: Output) -> bool:
         """Move the download into place, or convert it here when the export asks for more than H.264 MP4 at the service's quality."""
@@ -152,6 +185,6 @@ def _probe(path: Path, step_id: str):
     from ...media.validate import validate_media
 
     try:
-        return validate_media(path)
+        return validate_media(path, max_bytes=1 << 62)  # what came back is judged by its content, not by the upload limit
     except NemoflowError as err:
         raise RenderError(f"{step_id}: the file the service rendered is not a usable video ({err})") from None
