@@ -156,8 +156,11 @@ def test_edit_ask_export_chain(service, tmp_path):
     states = finished(changed)
     assert states["ask.more"] == "ok" and states["export.later"] == "ok" and states["ask.polish"] == "cached"
     assert service.jobs_created() == 4
-    assert "Ciao" in json.dumps(service.render_bodies()[-1])
+    last = json.dumps(service.render_bodies()[-1])
     assert "asking ask.polish again" in changed.output
+    # what was rendered is the edit, polish asked once more, and the new title: not the old one, not two grades per clip
+    assert "Ciao" in last and "Bye" not in last, last
+    assert last.count('"film"') == 2, last
     if service.quirks.fail_rate:  # chaos did happen: 500s were answered, and every one was survived
         assert sum(r.status == 500 for r in quiet(service)) >= 3
     assert TOKEN not in first.output + again.output + changed.output

@@ -106,6 +106,10 @@ def problems(state: ServiceDraft, target: Draft, uploads: dict[str, Upload], nam
         found += _text_check(seg, tol)(state, state, names)
     for seg in target.segments(AUDIO):
         found += _sound_check(seg, uploads[seg.m["src"]], tol)(state, state, names)
+    for tt, what in ((TEXT, "texts"), (AUDIO, "sounds")):  # each expected one is there; nothing else may be
+        have, expected = len(state.segments(tt)), len(target.segments(tt))
+        if have != expected:
+            found.append(f"the state has {have} {what}, expected {expected}")
     wanted = {tt for tt in (VIDEO, AUDIO, TEXT) if target.segments(tt)}
     extra = {t.tt for t in state.tracks() if t.segments} - wanted
     if extra:

@@ -33,7 +33,7 @@ class Ledger:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             data = None
-        fresh = {"v": FORMAT, "api": self.api, "sessions": {}, "uploads": {}, "renders": {}}
+        fresh = {"v": FORMAT, "api": self.api, "sessions": {}, "uploads": {}, "renders": {}, "built": {}}
         if not isinstance(data, dict) or data.get("api") != self.api:  # another service: its sessions mean nothing here
             return fresh
         return {"v": FORMAT, "api": self.api, **_valid(data)}
@@ -89,6 +89,19 @@ class Ledger:
             self.data["uploads"].setdefault(sid, {})[digest] = info
             self._save()
 
+    # -- what nemoflow built in a session --------------------------------------------
+    def built(self, sid: str) -> dict[str, str] | None:
+        """The edit nemoflow last brought session `sid` to, and the state it read back then (both as digests)."""
+        with self._lock:
+            entry = self.data["built"].get(sid)
+            return dict(entry) if entry is not None else None
+
+    def set_built(self, sid: str, draft: str, state: str) -> None:
+        """Recorded after the last instruction's check: a later state with this very digest still holds that edit."""
+        with self._lock:
+            self.data["built"][sid] = {"draft": draft, "state": state}
+            self._save()
+
     # -- renders ----------------------------------------------------------------------
     def pending_render(self, key: str) -> dict[str, Any] | None:
         """The render started for this step key and not finished (a killed run's), if any."""
@@ -132,4 +145,6 @@ def _valid(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     renders = {rid: e for rid, e in table("renders").items()
                if isinstance(e, dict) and isinstance(e.get("key"), str) and isinstance(e.get("status"), str)
                and isinstance(e.get("t", 0), (int, float))}
-    return {"sessions": sessions, "uploads": uploads, "renders": renders}
+    built = {sid: {"draft": e["draft"], "state": e["state"]} for sid, e in table("built").items()
+             if isinstance(e, dict) and isinstance(e.get("draft"), str) and isinstance(e.get("state"), str)}
+    return {"sessions": sessions, "uploads": uploads, "renders": renders, "built": built}

@@ -10,6 +10,9 @@ session's draft, every field kept.
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from ...core.model import AskSpec, Recipe, Step, StepKind
 from ...draft.diff import summary as draft_summary
 from ...draft.model import Draft
@@ -113,8 +116,9 @@ class Timelines:
         _, ups = self.uploads.for_session(target, sid, report)
         names = self.uploads.names(sid)
         state = self.state(sid)
-        if not instructions.problems(state, target, ups, names):
-            return state
+        wanted = {"draft": _digest(json.dumps(target.to_json(), sort_keys=True)), "state": _digest(state.timeline_json())}
+        if self.service.ledger.built(sid) == wanted:
+            return state  # exactly the state nemoflow read back after building this edit: nothing said since
         steps = instructions.plan(target, ups)
         if not any(t.segments for t in state.tracks()):
             steps = steps[1:]  # nothing to clear
@@ -125,6 +129,7 @@ class Timelines:
         left = instructions.problems(state, target, ups, names)
         if left:
             raise DraftError(self._mismatch(where, sid, "after the last instruction", left, state, target, names))
+        self.service.ledger.set_built(sid, wanted["draft"], _digest(state.timeline_json()))
         return state
 
     def _carry_out(self, ins: instructions.Instruction, sid: str, names: Names, report: Reporter, where: str,
@@ -159,6 +164,10 @@ class Timelines:
                 exports = [s.id for s in self.recipe.by_kind(StepKind.EXPORT) if s.spec.base.id == step.id]
                 report.message(Message.ACTION, f"export: done by {', '.join(exports)}" if exports else
                                f"export: no export step renders {step.id} yet; add `export NAME = {step.name} {{ … }}` to render it")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _ending(reply: Reply) -> str:
