@@ -285,10 +285,10 @@ class FakeNemo:
             self._black[upload.id] = black
         return black
 
-    def render_bodies(self) -> list[dict[str, Any]]:
-        """The draft of every render job created, as the client sent it."""
+    def render_bodies(self, failed: bool = True) -> list[dict[str, Any]]:
+        """The draft of every render job created, as the client sent it (without the jobs that ended `failed`, if asked)."""
         with self._lock:
-            return [job.draft for job in self.renders.values()]
+            return [job.draft for job in self.renders.values() if failed or job.status != fake_render.FAILED]
 
     def stored_file(self, url: str) -> Upload | None:
         """The stored file a /files/ URL of this fake names, or None."""
