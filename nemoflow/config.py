@@ -43,6 +43,22 @@ def setting(section: str, key: str, env: str | None = None, default: Any = None)
     return default if value is None else value
 
 
+def output_roots() -> tuple[Path, ...]:
+    """Folders exports may go under besides the recipe's own: NEMOFLOW_OUTPUT_ROOT (several joined by the OS path
+    separator), else `[run] output_root` (a folder, or a list of them). Relative ones are relative to the recipe."""
+    env = os.environ.get("NEMOFLOW_OUTPUT_ROOT")
+    if env:
+        return tuple(Path(part) for part in env.split(os.pathsep) if part)
+    raw = setting("run", "output_root")
+    if raw is None:
+        return ()
+    items = raw if isinstance(raw, list) else [raw]
+    if not items or not all(isinstance(item, str) and item for item in items):
+        raise ConfigError(f"`output_root` under [run] in {config_path()} must be a folder, or a list of folders, as "
+                          f'strings (e.g. output_root = "~/renders"); got {raw!r}')
+    return tuple(Path(item) for item in items)
+
+
 def cache_dir() -> Path:
     """Where content-addressed work is kept across recipes (analyses, stabilization passes, encoded sources).
 

@@ -23,6 +23,8 @@ def test_wheel_ships_grammar_and_schemas(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "nemoflow/grammar/nemo.lark" in names
     assert "nemoflow/schemas/diagnostics.schema.json" in names
+    assert "nemoflow/schemas/state.schema.json" in names  # the state dir is validated against it
+    assert "nemoflow/fonts/DejaVuSans.charset" in names  # which titles drawtext can draw, which need libass
     assert any(n.endswith("entry_points.txt") for n in names)
 
 

@@ -122,7 +122,9 @@ def test_a_deleted_output_is_restored_and_a_modified_one_rebuilt(project):
     p = plan(project)
     assert p["export.a"]["status"] == "restore" and p["export.a"]["reasons"][0].startswith("output missing: out/a.mp4")
     assert p["export.b"]["status"] == "run" and p["export.b"]["reasons"] == ["output modified: out/b.mp4"]
-    result = nf("run", project, "--json")
+    refused = nf("run", project, "--json")  # edited by hand, it is no longer nemoflow's output: kept (tests/test_output_policy.py)
+    assert refused.exit_code == 2 and "out/b.mp4" in refused.stderr and "--overwrite" in refused.stderr
+    result = nf("run", project, "--json", "--overwrite")
     assert result.exit_code == 0
     assert finished(result)["export.a"] == "restored" and finished(result)["export.b"] == "ok"
     assert probe(out_a).duration == pytest.approx(1.0, abs=0.05)

@@ -80,13 +80,29 @@ def overrides(pairs: Optional[list[str]]) -> dict[str, str]:
     return out
 
 
-def load_recipe(file: Path, sets: Optional[list[str]], params: Optional[Path]):
-    """Check a recipe, print its warnings; exit 2 with every diagnostic on error."""
+def output_policy(allow_outside: bool):
+    """Where exports may go: under the recipe's folder, under the configured output roots, or anywhere (exit 2 on a bad setting)."""
+    from ..config import output_roots
+    from ..core.outputs import OutputPolicy
+    from ..errors import ConfigError
+
+    try:
+        return OutputPolicy(roots=output_roots(), anywhere=allow_outside)
+    except ConfigError as err:
+        fail(str(err), err.exit_code)
+
+
+def load_recipe(file: Path, sets: Optional[list[str]], params: Optional[Path], outputs=None):
+    """Check a recipe, print its warnings; exit 2 with every diagnostic on error.
+
+    `outputs`: where its exports may be saved (an OutputPolicy); commands that write none pass None and are not held to it.
+    """
     from ..core.diagnostics import RecipeError
+    from ..core.outputs import OutputPolicy
     from ..lang.check import check_file
 
     try:
-        recipe = check_file(file, overrides(sets), params, display=str(file))
+        recipe = check_file(file, overrides(sets), params, display=str(file), outputs=outputs or OutputPolicy(anywhere=True))
     except RecipeError as err:
         report(err.diagnostics, err.sources)
         raise typer.Exit(EXIT_USER) from None
@@ -100,11 +116,15 @@ EngineOption = typer.Option(None, "--engine", "-e", metavar="NAME", help="local 
                             "cloud); default: NEMOFLOW_ENGINE, the recipe's `engine` statement, else local.")
 ApiUrlOption = typer.Option(None, "--api-url", metavar="URL", help="The nemo engine's API address (default: NEMO_API_URL, "
                             "`[nemo] api_url` in the config file, else the public service).")
+AllowOutsideOption = typer.Option(False, "--allow-outside", help="Let exports be saved outside the recipe's folder (by "
+                                  "`..`, absolute or `~` paths, or links leading out); default: only under it, or under "
+                                  "`[run] output_root` in the config file (NEMOFLOW_OUTPUT_ROOT).")
 StateDirOption = typer.Option(None, "--state-dir", metavar="DIR", help="Where the cache, journal and lock live (default: .nemoflow/ "
                               "beside the recipe; NEMOFLOW_STATE_DIR).")
 
 
-def workspace(recipe, *, targets=None, force=None, jobs=None, cpus=None, keep_going=False, state_dir=None, engine=None, api_url=None):
+def workspace(recipe, *, targets=None, force=None, jobs=None, cpus=None, keep_going=False, state_dir=None, engine=None, api_url=None,
+              outputs=None, overwrite=False):
     """The recipe's workspace with these options (exit 2 on a bad option or an unusable engine setting)."""
     from ..errors import NemoflowError
     from ..run.workspace import RunOptions, Workspace
@@ -115,7 +135,9 @@ def workspace(recipe, *, targets=None, force=None, jobs=None, cpus=None, keep_go
         fail(f"--cpus takes a number of cores, 1 or more; got {cpus}")
     options = RunOptions(targets=tuple(targets or ()), force=tuple(force or ()), jobs=jobs, cpus=cpus, keep_going=keep_going,
                          state_dir=state_dir.resolve() if state_dir else None, engine=engine,
-                         engine_options={"api_url": api_url} if api_url else {})
+                         engine_options={"api_url": api_url} if api_url else {}, overwrite=overwrite)
+    if outputs is not None:
+        options.outputs = outputs
     try:
         return Workspace(recipe, options)
     except NemoflowError as err:

@@ -15,6 +15,7 @@ from .common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USER,
+    AllowOutsideOption,
     ApiUrlOption,
     EngineOption,
     ForceOption,
@@ -26,6 +27,7 @@ from .common import (
     color,
     fail,
     load_recipe,
+    output_policy,
     overrides,
     report,
     workspace,
@@ -37,21 +39,23 @@ def check(
     files: list[Path] = typer.Argument(..., help="Recipe files to check."),
     as_json: bool = typer.Option(False, "--json", help="Print diagnostics as JSON (for editors and CI)."),
     engine: Optional[str] = EngineOption,
+    allow_outside: bool = AllowOutsideOption,
     sets: Optional[list[str]] = SetOption,
     params: Optional[Path] = ParamsOption,
 ) -> None:
-    """Parse and check recipes: syntax, names, types, units, the DAG, and what the engine can run."""
+    """Parse and check recipes: syntax, names, types, units, the DAG, where exports go, and what the engine can run."""
     from ..core.diagnostics import RecipeError, sort_key
     from ..errors import NemoflowError
     from ..lang.check import check_file
     from ..run.engines import engine_diagnostics
 
     values = overrides(sets)
+    outputs = output_policy(allow_outside)
     results = []
     failed = False
     for file in files:
         try:
-            recipe = check_file(file, values, params, display=str(file))
+            recipe = check_file(file, values, params, display=str(file), outputs=outputs)
             found = engine_diagnostics(recipe, engine)
             diags = sorted(found, key=sort_key) if found else list(recipe.warnings)
             sources, steps = recipe.sources, len(recipe.steps)
@@ -101,7 +105,13 @@ def fmt(
             diff = difflib.unified_diff(text.splitlines(True), new.splitlines(True), f"{file}", f"{file} (formatted)")
             sys.stdout.writelines(diff)
         else:
-            _write_atomic(file, new)
+            try:
+                _write_atomic(file, new)
+            except OSError as exc:
+                typer.echo(color(f"nemoflow: error: cannot write {file} ({exc.strerror or exc}); it is unchanged. "
+                                 "Make it (and its folder) writable, or use `fmt --check` to see the changes"), err=True)
+                broken = True
+                continue
             typer.echo(f"formatted {file}")
     if broken:
         raise typer.Exit(EXIT_USER)
@@ -178,8 +188,11 @@ def run(
     keep_going: bool = typer.Option(False, "--keep-going", "-k", help="After a failure, go on with steps that do not need it."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show the plan (what would run, and why) and stop."),
     as_json: bool = typer.Option(False, "--json", help="Print events as JSON lines on stdout (schemas/events.schema.json)."),
-    junit: Optional[Path] = typer.Option(None, "--junit", metavar="FILE", help="Write a JUnit XML report (each expect "
-                                         "assertion is a test case)."),
+    junit: Optional[Path] = typer.Option(None, "--junit", metavar="FILE", dir_okay=False, help="Write a JUnit XML report "
+                                         "(each expect assertion is a test case)."),
+    allow_outside: bool = AllowOutsideOption,
+    overwrite: bool = typer.Option(False, "--overwrite", help="Let exports replace existing files that nemoflow did not write "
+                                   "(default: such a file stops the run before anything renders)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list steps that were cached or did not render."),
     state_dir: Optional[Path] = StateDirOption,
     engine: Optional[str] = EngineOption,
@@ -187,14 +200,26 @@ def run(
     sets: Optional[list[str]] = SetOption,
     params: Optional[Path] = ParamsOption,
 ) -> None:
-    """Run a recipe: plan against the cache, render what changed (in parallel), run the expect checks."""
+    """Run a recipe: plan against the cache, render what changed (in parallel), run the expect checks.
+
+    Exports are saved only under the recipe's folder, or under an `output_root` set under [run] in the config file
+    (NEMOFLOW_OUTPUT_ROOT), unless --allow-outside; an existing file nemoflow did not write is never replaced, unless
+    --overwrite. Either problem stops the run before anything renders (exit 2).
+    """
     import contextlib
 
     from ..errors import NemoflowError
 
-    recipe = load_recipe(file, sets, params)
+    outputs = output_policy(allow_outside)
+    recipe = load_recipe(file, sets, params, outputs)
     ws = workspace(recipe, targets=targets, force=force, jobs=jobs, cpus=cpus, keep_going=keep_going, state_dir=state_dir,
-                    engine=engine, api_url=api_url)
+                    engine=engine, api_url=api_url, outputs=outputs, overwrite=overwrite)
+    if junit is not None and not dry_run:
+        from ..run.destinations import unwritable
+
+        why = unwritable(junit)
+        if why is not None:
+            fail(f"--junit {junit}: {why}; give a file path in a folder you can write")
     if dry_run:
         _print_plan(ws, as_json=as_json, detailed=False)
         return
@@ -208,6 +233,7 @@ def run(
     if report is not None:
         sinks.append(report)
     previous_handler = _terminate_as_interrupt()
+    junit_failed = False
     try:
         with display if not as_json else contextlib.nullcontext():
             result = ws.run(sinks)
@@ -222,11 +248,22 @@ def run(
 
             signal.signal(signal.SIGTERM, previous_handler)
         if report is not None and junit is not None:
-            report.write(junit)
+            junit_failed = _write_junit(report, junit)
     for sid, message in result.errors:
         typer.echo(color(f"nemoflow: error: {sid}: {message}"), err=True)
     typer.echo(_run_summary(result), err=True)
-    raise typer.Exit(result.exit_code)
+    raise typer.Exit(result.exit_code or (EXIT_USER if junit_failed else 0))
+
+
+def _write_junit(report, path: Path) -> bool:
+    """Write the JUnit report; a place that cannot take it is said in one line (True), never a crash mid-cleanup."""
+    try:
+        report.write(path)
+    except OSError as exc:
+        typer.echo(color(f"nemoflow: error: --junit {path}: cannot write the report ({exc.strerror or exc}); "
+                         "give a file path in a folder you can write"), err=True)
+        return True
+    return False
 
 
 def _run_summary(result) -> str:
@@ -270,6 +307,7 @@ def _print_plan(ws, *, as_json: bool, detailed: bool) -> None:
     except NemoflowError as err:
         fail(str(err), err.exit_code)
     ws.save_memo()
+    _say_state_warnings(ws)
     counts = {s: plan.count(s) for s in ("run", "restore", "cached", "blocked", "error")}
     if as_json:
         typer.echo(json.dumps({"v": 1, "recipe": str(ws.recipe.path), "state_dir": str(ws.state.root), "changes": plan.changes,
@@ -287,6 +325,12 @@ def _print_plan(ws, *, as_json: bool, detailed: bool) -> None:
         raise typer.Exit(EXIT_USER)
 
 
+def _say_state_warnings(ws) -> None:
+    """What was ignored in the state directory as damaged (a cache miss each), on stderr."""
+    for text in ws.state.warnings:
+        typer.echo(color(f"nemoflow: warning: {text}"), err=True)
+
+
 @app.command()
 def plan(
     file: Path = typer.Argument(..., help="Recipe file."),
@@ -298,11 +342,12 @@ def plan(
     state_dir: Optional[Path] = StateDirOption,
     engine: Optional[str] = EngineOption,
     api_url: Optional[str] = ApiUrlOption,
+    allow_outside: bool = AllowOutsideOption,
     sets: Optional[list[str]] = SetOption,
     params: Optional[Path] = ParamsOption,
 ) -> None:
     """Show what `run` would do, step by step: run, restore, cached or blocked, and why. Changes nothing."""
-    recipe = load_recipe(file, sets, params)
+    recipe = load_recipe(file, sets, params, output_policy(allow_outside))
     _print_plan(workspace(recipe, targets=targets, force=force, state_dir=state_dir, engine=engine, api_url=api_url), as_json=as_json,
                 detailed=detailed_exitcode)
 
@@ -327,6 +372,7 @@ def explain(
         info = ws.explain(step)
     except NemoflowError as err:
         fail(str(err), err.exit_code)
+    _say_state_warnings(ws)
     if as_json:
         typer.echo(json.dumps(info, indent=2, ensure_ascii=False))
         return

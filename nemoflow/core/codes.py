@@ -90,6 +90,7 @@ NOT_A_VALUE = Code("E110", "not a single value", "parser",
                          "`nemoflow check` reports such a `--set` as E216")
 UNSUPPORTED_VERSION = Code("E120", "unsupported recipe version", "parser", example="nemo 2\n")
 BAD_LITERAL = Code("E130", "malformed literal", "parser", example="nemo 1\nmedia bed = tone 440hz duration 10sec\n")
+NUL_IN_STRING = Code("E131", "string holds a NUL character", "parser", example='nemo 1\nparam t = "a\\0b"\n')
 
 # ---- includes and engine -------------------------------------------------------------------------------------
 
@@ -102,6 +103,9 @@ INCLUDE_IN_LOOP = Code("E204", "`include` inside a `for` loop",
 ENGINE_IN_LOOP = Code("E205", "`engine` inside a `for` loop", example='nemo 1\nfor x in ["a"] {\n  engine nemo\n}\n')
 UNKNOWN_ENGINE = Code("E206", "unknown engine", example="nemo 1\nengine clod\n")
 SECOND_ENGINE = Code("E207", "a second `engine` statement", example="nemo 1\nengine local\nengine nemo\n")
+INCLUDE_IS_DIRECTORY = Code("E208", "included path is a directory", example='nemo 1\ninclude "parts"\n', files={"parts/": ""})
+INCLUDE_NOT_RECIPE = Code("E209", "included file is not a recipe", example='nemo 1\ninclude "notes.txt"\n',
+                          files={"notes.txt": "milk, eggs\n"})
 
 # ---- params --------------------------------------------------------------------------------------------------
 
@@ -168,6 +172,9 @@ UNKNOWN_CHOICE = Code("E246", "word it does not take",
                               "  video bars\n}\n")
 LUT_NOT_FOUND = Code("E247", "LUT file not found",
                      example='nemo 1\nmedia bars = pattern bars duration 5s\nedit cut {\n  video bars\n  grade "looks/film.cube"\n}\n')
+FONT_NOT_FOUND = Code("E239", "font file not found",
+                      example='nemo 1\nmedia bars = pattern bars duration 5s\nedit cut {\n  video bars\n'
+                              '  title "Hi" font "fonts/brand.ttf"\n}\n')
 UNKNOWN_LOOK = Code("E248", "unknown look",
                     example="nemo 1\nmedia bars = pattern bars duration 5s\nedit cut {\n  video bars\n  grade sepia\n}\n")
 UNKNOWN_SIZE = Code("E249", "unknown size name",
@@ -282,6 +289,26 @@ OVERWRITES_SOURCE = Code("E330", "export would overwrite source media",
                                  'export final = cut {\n  save "clip.mp4"\n}\n', files={"clip.mp4": ""})
 SAME_OUTPUT = Code("E331", "two exports write the same file",
                    example=_EXPECT + 'export again = cut {\n  save "out/final.mp4"\n}\n')
+SAVE_OUTSIDE = Code("E332", "`save` outside the recipe's folder", example=_EXPORT + '  save "../final.mp4"\n}\n')
+
+# ---- limits (nemoflow/core/limits.py) -----------------------------------------------------------------------
+
+RECIPE_TOO_MANY_TOKENS = Code("E340", "recipe too large to check", "parser",
+                              words="a recipe (with its includes) of more than 150,000 tokens, e.g. 30,000 `media` lines")
+NESTING_TOO_DEEP = Code("E341", "nested too deeply", "parser", example="nemo 1\nparam p = " + "[" * 33 + "]" * 33 + "\n")
+STRING_TOO_LONG = Code("E342", "string, name or number too long", "parser",
+                       words="a string of more than 100,000 characters, or a name or number of more than 1,000")
+NUMBER_TOO_LARGE = Code("E343", "number too large", "parser", example="nemo 1\nparam n = 1000000000000000000\n")
+TOO_MANY_STEPS = Code("E344", "too many steps after fan-out",
+                      words="six nested `for` loops over 20 items each: 64 million steps, over the limit of 50,000")
+DURATION_TOO_LONG = Code("E345", "duration longer than the limit", example="nemo 1\nmedia bars = pattern bars duration 10000h\n")
+PARAMS_FILE_TOO_LARGE = Code("E346", "params file too large", words="`--params` naming a file of more than 1 MB")
+EXPANDED_TOO_LARGE = Code("E348", "recipe too large after fan-out",
+                          words="a loop of 2,000 items around an edit of 3,000 lines: 6 million clauses once expanded, "
+                                "over the limit of 1,000,000 values")
+TOO_MANY_REFERENCES = Code("E347", "too many references after fan-out",
+                           words="`concat m` inside a loop of 4,000 items, where `m` is fanned out over 4,000: "
+                                 "16 million references, over the limit of 200,000")
 
 # ---- warnings ------------------------------------------------------------------------------------------------
 
@@ -351,6 +378,7 @@ _SECTIONS = (
     ("E31", "Expects"),
     ("E32", "The whole recipe"),
     ("E33", "The whole recipe"),
+    ("E34", "Limits"),
     ("E4", "Found when a step runs"),
     ("W", "Warnings"),
 )

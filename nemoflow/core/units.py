@@ -9,8 +9,14 @@ from __future__ import annotations
 
 
 def number(value: float, places: int | None = None) -> str:
-    """`30`, `29.97` (shortest form), or exactly `places` decimals."""
-    return f"{value:g}" if places is None else f"{value:.{places}f}"
+    """`30`, `29.97` (shortest form), or exactly `places` decimals.
+
+    Large whole values keep their digits (`36000000`, not `3.6e+07`): a duration of 10,000 hours reads as one.
+    """
+    if places is not None:
+        return f"{value:.{places}f}"
+    text = f"{value:g}"
+    return f"{value:.15g}" if "e" in text and abs(value) >= 1 else text
 
 
 def trimmed(value: float, places: int) -> str:

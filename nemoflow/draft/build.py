@@ -8,10 +8,12 @@ stays free of FFmpeg and of the grammar. Errors point at the clause.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
 
+from ..core import limits
 from ..core.model import Args, EditSpec, Op, Step, StepRef
 from ..core.signatures import EDIT_OPS, Signature
 from ..core.values import Color, Decibels, Duration, Factor, Percent
@@ -77,7 +79,20 @@ def build_edit(step: Step, media: MediaLookup, draft_of: DraftLookup) -> Draft:
     if not draft.segments(0):
         raise DraftError(f"{step.span}: edit `{step.name}` puts no video on the timeline; "
                          "add a `video`, `image` or `concat` clause")
+    _not_too_long(draft, step)
     return checked(ops.normalize(draft), f"built from {step.id}")
+
+
+def _not_too_long(draft: Draft, step: Step) -> None:
+    """A timeline longer than limits.DURATION is refused before anything renders it.
+
+    The checker bounds every duration the recipe writes; this bounds what they add up to once the sources'
+    real lengths are known (a 20-hour file slowed to `speed 0.05x` is 400 hours).
+    """
+    most = limits.DURATION.value()
+    if draft.d > most * 1000:
+        raise DraftError(f"{step.span}: edit `{step.name}` makes a timeline of {Duration(draft.d / 1000)}, longer than the "
+                         f"limit of {limits.DURATION.shown()}; shorten it, or {limits.DURATION.how_to_raise()}")
 
 
 @attrs.frozen
@@ -180,7 +195,7 @@ def _grade(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
 
 
 def _text(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
-    style = {"role": verb, "at": a.text("at"), "color": color_hex(a.color("color")), "font": a.text("font"),
+    style = {"role": verb, "at": a.text("at"), "color": color_hex(a.color("color")), "font": font_value(a),
              "fade": ms(a.duration("fade")), "box": color_hex(a.color("box"))}
     size = a.number("size")
     if size is not None:
@@ -192,6 +207,20 @@ def _text(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
     if to is not None and to <= st:
         raise DraftError(f"the text would end ({to / 1000:g}s) before it starts ({st / 1000:g}s)")
     return ops.add_text(draft, a["text"], style, st=st, d=None if to is None else to - st)
+
+
+def font_value(a: Args) -> str | None:
+    """A text's `font` as the Draft keeps it: a family name, or a font file's absolute path.
+
+    The checker resolved a file against the recipe (lang/check/coerce.py), so the Draft, the cache key and the
+    engine name the same file whatever the current directory.
+    """
+    font = a.get("font")
+    if font is None or isinstance(font, str):
+        return font
+    if isinstance(font, Path) and font.is_absolute():
+        return str(font)
+    raise TypeError(f"argument `font` is {font!r}, expected a family name or an absolute path")
 
 
 def _music(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:

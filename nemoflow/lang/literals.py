@@ -11,6 +11,7 @@ import re
 
 import attrs
 
+from ..core import codes, limits
 from ..core.diagnostics import did_you_mean
 from ..core.values import (
     NAMED_RESOLUTIONS,
@@ -30,14 +31,16 @@ from ..core.values import (
 
 
 class LiteralError(ValueError):
-    """A literal that cannot be read; offset is where in its text the problem is."""
+    """A literal that cannot be read; offset is where in its text the problem is, code what kind of problem."""
 
-    def __init__(self, message: str, help: str | None = None, offset: int = 0, length: int = 0):
+    def __init__(self, message: str, help: str | None = None, offset: int = 0, length: int = 0,
+                 code: codes.Code = codes.BAD_LITERAL):
         super().__init__(message)
         self.message = message
         self.help = help
         self.offset = offset
         self.length = length
+        self.code = code
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -64,8 +67,30 @@ def _number(text: str) -> float | int:
     return float(text) if "." in text else int(text)
 
 
+# A run of digits that is not a fraction's, with its leading zeros apart: the whole part of a number.
+_WHOLE_DIGITS = re.compile(r"(?<![.\d])0*([1-9]\d*)")
+
+
+def _not_too_large(text: str) -> None:
+    """Refuse a number with more whole digits than a float holds exactly, before Python converts it.
+
+    309 digits made float() overflow (OverflowError in nine places), 4,300 made int() refuse; 15 is the
+    most a float keeps exact, far above any length, size or rate a recipe means.
+    """
+    most = limits.NUMBER_DIGITS.value()
+    for m in _WHOLE_DIGITS.finditer(text):
+        if len(m.group(1)) > most:
+            shown = text if len(text) <= 40 else text[:37] + "…"
+            raise LiteralError(
+                f"`{shown}` is too large: a number has at most {most} digits before the decimal point",
+                help=f"{limits.NUMBER_DIGITS.how_to_raise()}; write a smaller value, or a larger unit (`3h` rather than `10800s`)",
+                offset=m.start(1), length=len(m.group(1)), code=codes.NUMBER_TOO_LARGE,
+            )
+
+
 def read_quantity(text: str):
     """Classify `2s`, `35%`, `4k`, `1920x1080`, `2x`, `30fps`, … into a typed value."""
+    _not_too_large(text)
     m = _QUANTITY.fullmatch(text)
     if not m:  # pragma: no cover - the lexer only hands over quantities
         raise LiteralError(f"`{text}` is not a number")
@@ -87,10 +112,10 @@ def read_quantity(text: str):
             help="named resolutions are " + ", ".join(f"`{k}`" for k in NAMED_RESOLUTIONS),
         )
     if lower.startswith("x") and lower[1:].isdigit():
-        w, h = int(num_text.lstrip("+")), int(lower[1:])
-        if w <= 0 or h <= 0 or "." in num_text or num_text.startswith(("+", "-")):
-            raise LiteralError(f"`{text}` is not a valid resolution", help="write it as WIDTHxHEIGHT, e.g. `1920x1080`")
-        return Resolution(w, h)
+        if "." in num_text or num_text.startswith(("+", "-")) or int(num_text) <= 0 or int(lower[1:]) <= 0:
+            raise LiteralError(f"`{text}` is not a valid resolution",
+                               help="write it as WIDTHxHEIGHT in whole pixels, e.g. `1920x1080`")
+        return Resolution(int(num_text), int(lower[1:]))
     if lower == "x":
         return Factor(float(num))
     if lower == "fps":
@@ -140,6 +165,7 @@ def _duration(text: str) -> Duration:
 
 def read_timecode(text: str) -> Duration:
     """`HH:MM:SS(.fff)`; minutes and seconds must be below 60."""
+    _not_too_large(text)
     hours, minutes, seconds = text.split(":")
     if int(minutes) >= 60 or float(seconds) >= 60:
         raise LiteralError(f"`{text}` is not a valid timecode", help="minutes and seconds go from 00 to 59")
@@ -147,6 +173,7 @@ def read_timecode(text: str) -> Duration:
 
 
 def read_ratio(text: str) -> Aspect:
+    _not_too_large(text)
     num, den = (float(p) for p in text.split(":"))
     if num <= 0 or den <= 0:
         raise LiteralError(f"`{text}` is not a valid aspect ratio", help="both sides must be positive, e.g. `9:16`")
@@ -173,71 +200,107 @@ class Interpolation:
     length: int
 
 
-_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "$": "$", "0": "\0"}
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "$": "$"}
 _INTERP = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_-]*)(?:\.([A-Za-z_]+))?\s*\}")
+_UNICODE = re.compile(r"u\{([0-9A-Fa-f]{1,6})\}|u([0-9A-Fa-f]{4})")
+# Where plain text stops: an escape, a `${`, and in a long string a CR (CRLF line ends count as one LF).
+_SPECIAL = re.compile(r"[\\$]")
+_SPECIAL_LONG = re.compile(r"[\\$\r]")
+
+
+def _nul(offset: int, length: int) -> LiteralError:
+    return LiteralError(
+        "a string cannot hold a NUL character (U+0000)",
+        help="no file name, title or FFmpeg argument can contain it; remove the escape",
+        offset=offset, length=length, code=codes.NUL_IN_STRING,
+    )
 
 
 def read_string(text: str) -> tuple[tuple[str | Interpolation, ...], str]:
     """Unescape a string literal into text parts and `${…}` interpolations.
 
     Returns the parts and the plain text (interpolations shown as written).
-    Offsets in errors are relative to the literal's first character.
+    Offsets in errors are relative to the literal's first character. Runs of
+    plain text are copied whole (one regex search per escape), so the work is
+    linear in the literal's length however many escapes it holds. In a
+    triple-quoted string a CRLF line end is one newline, as in a file saved on Windows.
     """
     quote = 3 if text.startswith('"""') else 1
     body = text[quote:-quote]
+    special = _SPECIAL_LONG if quote == 3 else _SPECIAL
     parts: list[str | Interpolation] = []
     buf: list[str] = []
-    i = 0
-    while i < len(body):
-        ch = body[i]
-        if ch == "\\":
-            if i + 1 >= len(body):
-                raise LiteralError("a string cannot end with a lone `\\`", help="write `\\\\` for a backslash", offset=quote + i, length=1)
-            nxt = body[i + 1]
-            if nxt in _ESCAPES:
-                buf.append(_ESCAPES[nxt])
-                i += 2
+    i, n = 0, len(body)
+    while i < n:
+        m = special.search(body, i)
+        if m is None:
+            buf.append(body[i:])
+            break
+        j = m.start()
+        if j > i:
+            buf.append(body[i:j])
+        ch = body[j]
+        if ch == "\r":
+            i = j + 1
+            if not body.startswith("\r\n", j):
+                buf.append("\r")
+            continue
+        if ch == "$":
+            if not body.startswith("${", j):
+                buf.append("$")
+                i = j + 1
                 continue
-            if nxt == "u":
-                m = re.match(r"u\{([0-9A-Fa-f]{1,6})\}|u([0-9A-Fa-f]{4})", body[i + 1 :])
-                if m:
-                    code = int(m.group(1) or m.group(2), 16)
-                    if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
-                        buf.append(chr(code))
-                        i += 1 + m.end()
-                        continue
-                raise LiteralError(
-                    "bad unicode escape in string",
-                    help="write `\\u{1F3AC}` or `\\u00e9`",
-                    offset=quote + i,
-                    length=2,
-                )
-            if nxt == "\n":  # line continuation inside a long string
-                i += 2
-                continue
-            raise LiteralError(
-                f"unknown escape `\\{nxt}` in string",
-                help="known escapes are \\\" \\\\ \\n \\t \\r \\$ \\u{…}; write `\\\\` for a backslash",
-                offset=quote + i,
-                length=2,
-            )
-        if ch == "$" and body.startswith("${", i):
-            m = _INTERP.match(body, i)
-            if not m:
+            im = _INTERP.match(body, j)
+            if not im:
                 raise LiteralError(
                     "bad `${…}` in string",
                     help="write `${name}` or `${name.stem}`, or `\\$` for a literal dollar sign",
-                    offset=quote + i,
+                    offset=quote + j,
                     length=2,
                 )
             if buf:
                 parts.append("".join(buf))
                 buf = []
-            parts.append(Interpolation(m.group(1), m.group(2), quote + i, m.end() - i))
-            i = m.end()
+            parts.append(Interpolation(im.group(1), im.group(2), quote + j, im.end() - j))
+            i = im.end()
             continue
-        buf.append(ch)
-        i += 1
+        if j + 1 >= n:
+            raise LiteralError("a string cannot end with a lone `\\`", help="write `\\\\` for a backslash", offset=quote + j, length=1)
+        nxt = body[j + 1]
+        if nxt in _ESCAPES:
+            buf.append(_ESCAPES[nxt])
+            i = j + 2
+            continue
+        if nxt == "0":
+            raise _nul(quote + j, 2)
+        if nxt == "u":
+            um = _UNICODE.match(body, j + 1)
+            if um:
+                code = int(um.group(1) or um.group(2), 16)
+                if code == 0:
+                    raise _nul(quote + j, um.end() - j)
+                if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
+                    buf.append(chr(code))
+                    i = um.end()
+                    continue
+            raise LiteralError(
+                "bad unicode escape in string",
+                help="write `\\u{1F3AC}` or `\\u00e9`",
+                offset=quote + j,
+                length=2,
+            )
+        if nxt == "\n":  # line continuation inside a long string
+            i = j + 2
+            continue
+        if nxt == "\r" and body.startswith("\n", j + 2):
+            i = j + 3
+            continue
+        raise LiteralError(
+            f"unknown escape `\\{nxt}` in string",
+            help="known escapes are \\\" \\\\ \\n \\t \\r \\$ \\u{…}; write `\\\\` for a backslash",
+            offset=quote + j,
+            length=2,
+        )
     if buf or not parts:
         parts.append("".join(buf))
     plain = "".join(p if isinstance(p, str) else "${" + p.name + (f".{p.attr}" if p.attr else "") + "}" for p in parts)

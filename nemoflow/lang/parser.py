@@ -4,27 +4,34 @@ Syntax errors are turned into diagnostics that name the file, line and
 column, say what was expected in words (never `__ANON_0`), and suggest the
 fix for known mistakes (Lark's `match_examples`). To report several
 independent errors in one pass, the offending statement is blanked out
-(positions kept) and the text parsed again, a bounded number of times.
+(positions kept) and the text parsed again from the top-level statement
+that holds it, so the work stays proportional to the file's length.
+
+The limits of core/limits.py that concern the text itself (tokens, nesting
+depth, string and name length) are counted while the lexer runs, so a
+hostile file stops at the limit instead of being read to its end first.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 from functools import lru_cache
 from pathlib import Path
 
+import attrs
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from .. import resources
-from ..core import codes, engines
-from ..core.diagnostics import Diagnostic, RecipeError, Sources, Span, suggestion
+from ..core import codes, engines, limits
+from ..core.diagnostics import Diagnostic, RecipeError, Sources, Span, line_starts, suggestion
 from . import ast
 from .literals import LiteralError, read_color, read_quantity, read_ratio, read_string, read_timecode
 
-MAX_RECIPE_BYTES = 10 * 1024 * 1024
-MAX_SYNTAX_ERRORS = 20
+MAX_RECIPE_BYTES = limits.RECIPE_BYTES.default
+MAX_SYNTAX_ERRORS = limits.SYNTAX_ERRORS.default
 
 _PUNCTUATION = {"NEMO", "INCLUDE", "ENGINE", "PARAM", "MEDIA", "EDIT", "ASK", "EXPORT", "EXPECT", "FOR", "IN", "GLOB",
                 "EQUAL", "COLON", "COMMA", "LBRACE", "RBRACE", "LPAR", "RPAR", "LSQB", "RSQB"}
@@ -47,12 +54,52 @@ _READABLE = {
 }
 
 
+class _LimitHit(Exception):
+    """The text went over a limit while it was lexed; the parse stops at the token that did."""
+
+    def __init__(self, limit: limits.Limit, tok: Token, message: str, help: str):
+        super().__init__(message)
+        self.limit = limit
+        self.line, self.column = tok.line, tok.column
+        self.message = message
+        self.help = help
+
+    def diagnostic(self, file: str, shift: int = 0) -> Diagnostic:
+        assert self.limit.code is not None
+        return Diagnostic(Span.point(file, self.line + shift, self.column), self.message, self.limit.code.id, help=self.help)
+
+
+@attrs.define
+class _Lexing:
+    """What one parse counts while the lexer runs: tokens against the check's budget, and where statements start."""
+
+    budget: limits.Budget
+    recovering: bool = False  # a re-parse to find more errors: running out of tokens ends the search quietly
+    starts: list[int] = attrs.field(factory=list)  # lines on which a top-level statement starts, in order
+
+
+_NESTS = {"LBRACE", "LSQB", "LPAR"}
+_UNNESTS = {"RBRACE", "RSQB", "RPAR"}
+_STRINGS = {"STRING", "LONG_STRING"}
+
+
 class BracketNewlines:
-    """Postlexer: newlines inside ( ) and [ ] do not end a statement."""
+    """Postlexer: newlines inside ( ) and [ ] do not end a statement; and the text's limits are counted here."""
 
     always_accept = ("_NL",)
 
+    def __init__(self) -> None:
+        self.lexing: _Lexing | None = None  # set for the length of one parse (see _parse)
+
     def process(self, stream):
+        lexing = self.lexing
+        if lexing is None:  # the known-mistake examples: small, counted against nothing
+            yield from self._newlines(stream)
+            return
+        yield from self._counted(stream, lexing)
+
+    @staticmethod
+    def _newlines(stream):
         depth = 0
         for tok in stream:
             if tok.type in ("LPAR", "LSQB"):
@@ -62,6 +109,69 @@ class BracketNewlines:
             elif tok.type == "_NL" and depth:
                 continue
             yield tok
+
+    @staticmethod
+    def _counted(stream, lexing: _Lexing):
+        budget = lexing.budget
+        max_nesting = limits.NESTING.value()
+        max_string = limits.STRING_CHARS.value()
+        max_word = limits.TOKEN_CHARS.value()
+        depth = 0  # ( and [ only: the newline rule
+        nesting = 0  # every bracket and brace: how deep the syntax tree will be
+        begun = False  # a statement start is a line after the header, not the blank lines before it
+        for tok in stream:
+            kind = tok.type
+            budget.tokens -= 1
+            if budget.tokens < 0:
+                if lexing.recovering:
+                    raise _LimitHit(limits.TOKENS, tok, "", "")
+                raise _LimitHit(
+                        limits.TOKENS, tok,
+                        f"this recipe is too large to check: more than {budget.limit:,} tokens (names, values and symbols), "
+                        "counting the files it includes",
+                        f"split it into recipes checked and run on their own; or {limits.TOKENS.how_to_raise()}")
+            if kind == "_NL":
+                if depth:
+                    continue
+                if begun and not nesting:
+                    lexing.starts.append(tok.end_line)
+            else:
+                begun = True
+                if kind in _NESTS:
+                    nesting += 1
+                    if nesting > max_nesting:
+                        raise _LimitHit(
+                            limits.NESTING, tok,
+                            f"nested too deeply: `{tok.value}` opens level {nesting}; lists, brackets and blocks nest at most "
+                            f"{max_nesting} levels deep",
+                            f"flatten the lists or loops; {limits.NESTING.how_to_raise()}")
+                    if kind != "LBRACE":
+                        depth += 1
+                elif kind in _UNNESTS:
+                    nesting = max(0, nesting - 1)
+                    if kind != "RBRACE":
+                        depth = max(0, depth - 1)
+                elif len(tok.value) > (max_string if kind in _STRINGS else max_word):
+                    raise _too_long(tok)
+            yield tok
+
+
+def _too_long(tok: Token) -> _LimitHit | None:
+    """The limit a string, name or number goes over, if it does (None otherwise)."""
+    if tok.type == "_NL":
+        return None
+    if tok.type in _STRINGS:
+        most = limits.STRING_CHARS.value()
+        if len(tok.value) <= most:
+            return None
+        return _LimitHit(limits.STRING_CHARS, tok, f"this string is {len(tok.value):,} characters long; a string holds at most {most:,}",
+                         f"keep long text in a file and name the file; {limits.STRING_CHARS.how_to_raise()}")
+    most = limits.TOKEN_CHARS.value()
+    if len(tok.value) <= most:
+        return None
+    what = "number" if tok.type == "QUANTITY" else "word"
+    return _LimitHit(limits.TOKEN_CHARS, tok, f"this {what} is {len(tok.value):,} characters long; a name or number has at most {most:,}",
+                     f"use a shorter one; {limits.TOKEN_CHARS.how_to_raise()}")
 
 
 class _CommentSink:
@@ -77,6 +187,7 @@ class _CommentSink:
 
 
 _SINK = _CommentSink()
+_POSTLEX = BracketNewlines()
 
 
 def _cache_file(grammar: str) -> str | bool:
@@ -111,7 +222,7 @@ def _lark() -> Lark:
         lexer="contextual",
         propagate_positions=True,
         maybe_placeholders=False,
-        postlex=BracketNewlines(),
+        postlex=_POSTLEX,
         lexer_callbacks={"_NL": _SINK},
         cache=_cache_file(grammar),
     )
@@ -153,11 +264,12 @@ def readable_expected(expected) -> tuple[str, ...]:
 # ---- reading files ----------------------------------------------------------
 
 def decode_source(data: bytes, file: str) -> str:
-    """Bytes → text, with clear errors for non-UTF-8, binary and oversized files."""
-    if len(data) > MAX_RECIPE_BYTES:
+    """Bytes → text, with clear errors for non-UTF-8, binary and oversized files; CRLF line ends read as LF."""
+    most = limits.RECIPE_BYTES.value()
+    if len(data) > most:
         raise RecipeError([Diagnostic(
             Span.point(file, 1, 1),
-            f"file is {len(data) / 1e6:.1f} MB; a recipe is a text file of at most {MAX_RECIPE_BYTES // 2**20} MB",
+            f"file is {len(data) / 1e6:.1f} MB; a recipe is a text file of at most {most / 1e6:g} MB",
             codes.RECIPE_TOO_LARGE.id,
             help="check that this is the recipe you meant to pass",
         )])
@@ -177,7 +289,8 @@ def decode_source(data: bytes, file: str) -> str:
         )], sources) from None
     if text.startswith("\ufeff"):
         text = text[1:]
-    return text
+    # A file saved on Windows reads as the same recipe: no `\r` ends up in a title or a comment.
+    return text.replace("\r\n", "\n")
 
 
 def read_source(path: Path, display: str | None = None) -> str:
@@ -198,11 +311,15 @@ def read_source(path: Path, display: str | None = None) -> str:
 
 # ---- parsing ---------------------------------------------------------------
 
-def parse_module(text: str, file: str) -> ast.Module:
-    """Parse one file's text into a Module, or raise RecipeError with every syntax error found."""
+def parse_module(text: str, file: str, budget: limits.Budget | None = None, *, comments: bool = True) -> ast.Module:
+    """Parse one file's text into a Module, or raise RecipeError with every syntax error found.
+
+    `budget` is the check's token allowance, shared with the files it includes; a fresh one if not given.
+    `comments=False` leaves the Module's comments empty: only the formatter needs them.
+    """
     sources = Sources()
     sources.add(file, text)
-    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+    if not _SOMETHING.search(text):
         raise RecipeError([Diagnostic(
             Span.point(file, 1, 1), "empty recipe", codes.EMPTY_RECIPE.id,
             help="a recipe starts with the version header `nemo 1`, then media, edit and export blocks",
@@ -211,52 +328,119 @@ def parse_module(text: str, file: str) -> ast.Module:
     if bad is not None:
         raise RecipeError([bad], sources)
 
-    diags: list[Diagnostic] = []
     work = text if text.endswith("\n") else text + "\n"
-    tree = None
-    seen: set[tuple[int, int]] = set()
-    for _ in range(MAX_SYNTAX_ERRORS):
-        _SINK.tokens = []
+    lexing = _Lexing(budget or limits.Budget.fresh())
+    _SINK.tokens = []
+    with limits.gc_paused():
         try:
-            tree = _lark().parse(work)
-            break
+            tree = _parse(work, lexing)
+            found = _comments(_SINK.tokens, file, lexing.budget) if comments else ()
+        except _LimitHit as hit:
+            raise RecipeError([hit.diagnostic(file)], sources) from None
         except UnexpectedInput as exc:
-            diag, fatal = _syntax_diagnostic(exc, work, file)
-            where = (diag.span.line, diag.span.column)
-            if where in seen:
-                break
-            seen.add(where)
-            diags.append(diag)
-            if fatal:
-                break
-            repaired = _blank_statement(work, exc.line if exc.line > 0 else diag.span.line)
-            if repaired == work:
-                break
-            work = repaired
-    if diags:
-        raise RecipeError(diags, sources)
-    assert tree is not None
-    comments = _comments(_SINK.tokens, file)
-    builder = _Builder(file)
-    module = builder.module(tree, comments)
+            raise RecipeError(_recover(exc, work, file, lexing), sources) from None
+        finally:
+            _SINK.tokens = []
+        builder = _Builder(file)
+        module = builder.module(tree, found)
     if builder.diags:
-        raise RecipeError(builder.diags, sources)
+        raise RecipeError(limits.capped(builder.diags), sources)
     return module
+
+
+def _parse(text: str, lexing: _Lexing | None) -> Tree:
+    """One Lark parse, with the postlexer counting for `lexing` (None: count nothing)."""
+    _POSTLEX.lexing = lexing
+    try:
+        return _lark().parse(text)
+    finally:
+        _POSTLEX.lexing = None
+
+
+_FAKE_HEADER = "nemo 1\n"
+
+
+def _recover(exc: UnexpectedInput, work: str, file: str, lexing: _Lexing) -> list[Diagnostic]:
+    """Every syntax error, up to SYNTAX_ERRORS: blank the failing statement, parse again, repeat.
+
+    Each new parse starts at the top-level statement that held the error (the
+    text before it already parsed, so only a header is put in front, and line
+    numbers are shifted back), not at the top of the file: 25 errors in a
+    1 MB file cost about one reading of it, not 25. The re-parses draw on the
+    check's token budget too; when it runs out, the errors found so far are
+    the report.
+    """
+    lines = _TextLines(work)
+    starts = lexing.starts  # absolute line numbers of top-level statement starts seen so far
+    diags: list[Diagnostic] = []
+    seen: set[tuple[int, int]] = set()
+    chunk, shift = work, 0
+    most = limits.SYNTAX_ERRORS.value()
+    while True:
+        diag, fatal = _syntax_diagnostic(exc, chunk, file)
+        diag = _shifted(diag, shift)
+        where = (diag.span.line, diag.span.column)
+        if where in seen:
+            break
+        seen.add(where)
+        diags.append(diag)
+        if fatal or len(diags) >= most:
+            break
+        line = exc.line + shift if exc.line > 0 else diag.span.line
+        if not _blank_statement(lines, line):
+            break
+        top_at = bisect.bisect_right(starts, line) - 1
+        if top_at >= 0:
+            top = starts[top_at]
+            del starts[top_at:]
+            chunk, shift = _FAKE_HEADER + lines.text[lines.starts[top - 1]:], top - 2
+        else:  # the error is in the first statement or the header: parse it all again
+            starts.clear()
+            chunk, shift = lines.text, 0
+        again = _Lexing(lexing.budget, recovering=True)
+        try:
+            _parse(chunk, again)
+            break
+        except UnexpectedInput as err:
+            exc = err
+        except _LimitHit as hit:
+            if hit.limit is not limits.TOKENS:  # out of tokens: the errors so far are the report
+                diags.append(hit.diagnostic(file, shift))
+            break
+        finally:
+            starts.extend(s + shift for s in again.starts if s + shift >= 2)
+    return diags
+
+
+def _shifted(diag: Diagnostic, shift: int) -> Diagnostic:
+    if not shift:
+        return diag
+    sp = diag.span
+    return attrs.evolve(diag, span=attrs.evolve(sp, line=sp.line + shift, end_line=sp.end_line + shift))
 
 
 def parse_value(text: str, file: str = "<value>") -> ast.Item:
     """Parse a single value (for `--set name=value`): a literal, a string, a list or a bare word."""
     src = f"nemo 1\nmedia _ = _ {text}\n"
+    whole = Span(file, 1, 1, 1, len(text) + 1)
     try:
         module = parse_module(src, file)
-    except RecipeError:
-        raise RecipeError([Diagnostic(Span(file, 1, 1, 1, len(text) + 1), f"`{text}` is not a value", codes.NOT_A_VALUE.id,
+    except RecipeError as err:
+        over = [attrs.evolve(d, span=whole) for d in err.diagnostics if d.code in _LIMIT_CODES]
+        if over:  # a limit says more than "not a value"
+            raise RecipeError(over[:1]) from None
+        shown = text if len(text) <= 60 else text[:57] + "…"
+        raise RecipeError([Diagnostic(whole, f"`{shown}` is not a value", codes.NOT_A_VALUE.id,
                                       help="write a literal like `1080p`, `2s`, `35%` or a quoted string")]) from None
     items = module.statements[0].source.items
     if len(items) != 2:
         raise RecipeError([Diagnostic(Span(file, 1, 1, 1, len(text) + 1), f"`{text}` is not a single value", codes.NOT_A_VALUE.id,
                                       help="quote text that contains spaces")])
     return _reposition(items[1], file)
+
+
+_LIMIT_CODES = frozenset(c.id for c in (codes.NUMBER_TOO_LARGE, codes.NESTING_TOO_DEEP, codes.STRING_TOO_LONG,
+                                        codes.NUL_IN_STRING, codes.RECIPE_TOO_MANY_TOKENS))
 
 
 def _reposition(item, file):
@@ -271,6 +455,10 @@ def _reposition(item, file):
     if isinstance(item, ast.ListLit):
         return attrs.evolve(item, span=fix(item.span), items=tuple(_reposition(i, file) for i in item.items))
     return attrs.evolve(item, span=fix(item.span))
+
+
+_SOMETHING = re.compile(r"^[^\S\n]*+[^#\s]", re.M)
+"""A line with something other than blanks or a comment (found without splitting a 10 MB file into lines)."""
 
 
 def _control_character(text: str, file: str) -> Diagnostic | None:
@@ -325,7 +513,7 @@ def _example_states() -> dict[tuple[int, str], str]:
     for label, (_, _, examples) in _KNOWN_MISTAKES.items():
         for example in examples:
             try:
-                _lark().parse(example)
+                _parse(example, None)
             except UnexpectedToken as exc:
                 table.setdefault((exc.state.position, exc.token.type), label)
             except UnexpectedInput:  # pragma: no cover - examples are token errors
@@ -361,6 +549,9 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> tuple[Diag
 
     assert isinstance(exc, UnexpectedToken)
     tok = exc.token
+    over = _too_long(tok)  # a token the parser did not expect reaches here before the postlexer measures it
+    if over is not None:
+        return over.diagnostic(file), True
     expected = set(exc.accepts or exc.expected or ())
     span = _token_span(tok, file)
     if tok.type == "_NL":
@@ -408,28 +599,20 @@ def _token_span(tok: Token, file: str) -> Span:
     return Span(file, tok.line, tok.column, end_line, max(end_col, tok.column + 1))
 
 
+_BRACE_SCAN = re.compile(
+    r'"""(?:[\s\S]*?"""|[\s\S]*)'  # a long string, to the end of the text if it is never closed
+    r'|"(?:[^"\\\n]++|\\[\s\S])*+"?'  # a string, to the end of its line if it is never closed
+    r"|#[0-9A-Fa-f]{3,8}(?![\w-])"  # a color
+    r"|#[^\n]*+"  # a comment
+    r"|([{}])"
+)
+
+
 def _scan_braces(text: str):
-    """Yield (offset, char) for braces outside strings and comments."""
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == '"':
-            if text.startswith('"""', i):
-                end = text.find('"""', i + 3)
-                i = n if end < 0 else end + 3
-                continue
-            i += 1
-            while i < n and text[i] not in '"\n':
-                i += 2 if text[i] == "\\" else 1
-            i += 1
-            continue
-        if ch == "#" and not re.match(r"#[0-9A-Fa-f]{3,8}(?![\w-])", text[i:i + 10]):
-            end = text.find("\n", i)
-            i = n if end < 0 else end
-            continue
-        if ch in "{}":
-            yield i, ch
-        i += 1
+    """Yield (offset, char) for braces outside strings and comments (the regex skips the rest at C speed)."""
+    for m in _BRACE_SCAN.finditer(text):
+        if m.group(1):
+            yield m.start(), m.group(1)
 
 
 def _unclosed_brace(text: str, file: str) -> Span | None:
@@ -447,11 +630,34 @@ def _unclosed_brace(text: str, file: str) -> Span | None:
     return Span(file, line, col, line, col + 1)
 
 
-def _blank_statement(text: str, line: int) -> str:
-    """Replace the given line (and the block it opens, if any) with spaces, keeping positions."""
-    lines = text.split("\n")
+class _TextLines:
+    """A text's lines by index without splitting it into millions of strings; blanking keeps each line's length."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = line_starts(text)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, k: int) -> str:
+        end = self.starts[k + 1] - 1 if k + 1 < len(self.starts) else len(self.text)
+        return self.text[self.starts[k]:end]
+
+    def replace(self, first: int, new: list[str]) -> None:
+        """Lines first, first+1, … become `new` (each as long as the line it replaces): one copy of the text."""
+        start = self.starts[first]
+        end = start + len("\n".join(new))
+        self.text = self.text[:start] + "\n".join(new) + self.text[end:]
+
+
+def _blank_statement(lines: _TextLines, line: int) -> bool:
+    """Replace the given line (and the block it opens, if any) with spaces, in place, keeping positions.
+
+    False when that changes nothing (the line is blank already), so recovery stops.
+    """
     if not 1 <= line <= len(lines):
-        return text
+        return False
     first = last = line - 1
     depth = 0
     for _, ch in _scan_braces(lines[first]):
@@ -463,34 +669,45 @@ def _blank_statement(text: str, line: int) -> str:
                 depth += 1 if ch == "{" else -1
             j += 1
         last = j - 1
+    changed = False
+    blanked = []
     for k in range(first, last + 1):
-        keep = {pos for pos, ch in _scan_braces(lines[k]) if ch == "}"} if depth < 0 else set()
-        lines[k] = "".join(ch if i in keep else " " for i, ch in enumerate(lines[k]))
-    return "\n".join(lines)
+        old = lines[k]
+        keep = sorted(pos for pos, ch in _scan_braces(old) if ch == "}") if depth < 0 else []
+        new = " " * len(old)
+        for pos in keep:
+            new = new[:pos] + "}" + new[pos + 1:]
+        changed |= new != old
+        blanked.append(new)
+    lines.replace(first, blanked)
+    return changed
 
 
-def _comments(tokens: list[Token], file: str) -> tuple[ast.Comment, ...]:
+_COMMENT = re.compile(r"#[^\n]*+")
+
+
+def _comments(tokens: list[Token], file: str, budget: limits.Budget) -> tuple[ast.Comment, ...]:
+    """Every comment with its place, for the formatter; each one costs a token of the budget (a file of
+    millions of `#` lines would otherwise build millions of objects that no token limit counted)."""
     out: list[ast.Comment] = []
     for tok in tokens:
-        line, col = tok.line, tok.column
         value = tok.value
-        i = 0
-        while i < len(value):
-            ch = value[i]
-            if ch == "\n":
-                line += 1
-                col = 1
-                i += 1
-            elif ch == "#":
-                end = value.find("\n", i)
-                end = len(value) if end < 0 else end
-                body = value[i:end].rstrip()
-                out.append(ast.Comment(body, Span(file, line, col, line, col + len(body))))
-                col += end - i
-                i = end
-            else:
-                col += 1
-                i += 1
+        line, line_start, pos = tok.line, -(tok.column - 1), 0
+        for m in _COMMENT.finditer(value):
+            start = m.start()
+            newlines = value.count("\n", pos, start)
+            if newlines:
+                line += newlines
+                line_start = value.rfind("\n", pos, start) + 1
+            pos = start
+            body = m.group().rstrip()
+            col = start - line_start + 1
+            budget.tokens -= 1
+            if budget.tokens < 0:
+                raise _LimitHit(limits.TOKENS, Token("COMMENT", body, line=line, column=col),
+                                f"this recipe is too large to format: more than {budget.limit:,} tokens and comments",
+                                f"split it into several recipes; or {limits.TOKENS.how_to_raise()}")
+            out.append(ast.Comment(body, Span(file, line, col, line, col + len(body))))
     return tuple(out)
 
 
@@ -632,7 +849,7 @@ class _Builder:
             try:
                 parts, plain = read_string(text)
             except LiteralError as err:
-                self._literal_error(err, span)
+                self._literal_error(err, span, text)
                 parts, plain = (text,), text
             return ast.StringLit(text, parts, plain, span)
         if kind == "VAR":
@@ -643,7 +860,7 @@ class _Builder:
         try:
             value = reader(text)
         except LiteralError as err:
-            self._literal_error(err, span)
+            self._literal_error(err, span, text)
             value = None
         return ast.Literal(kind.lower(), text, value, span)
 
@@ -653,8 +870,11 @@ class _Builder:
         except LiteralError:
             return None
 
-    def _literal_error(self, err: LiteralError, span: Span) -> None:
+    def _literal_error(self, err: LiteralError, span: Span, text: str) -> None:
         if err.length:
-            col = span.column + err.offset
-            span = Span(span.file, span.line, col, span.line, col + err.length)
-        self.diags.append(Diagnostic(span, err.message, codes.BAD_LITERAL.id, help=err.help))
+            before = text[: err.offset]
+            lines = before.count("\n")
+            line = span.line + lines
+            col = span.column + err.offset if not lines else err.offset - before.rfind("\n")
+            span = Span(span.file, line, col, line, col + err.length)
+        self.diags.append(Diagnostic(span, err.message, err.code.id, help=err.help))

@@ -5,6 +5,9 @@ machine needs; `NEMOFLOW_FFMPEG` or `[local] ffmpeg` in the config file point
 at another build. Every output is written to a hidden temporary file beside
 the destination and renamed only when FFmpeg succeeded, so a failure or
 Ctrl-C never leaves a half-written file where a finished one is expected.
+
+On Linux every FFmpeg dies with nemoflow however nemoflow dies (kill -9
+included): each is started with a parent-death signal, see `_dies_with_us`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from collections import deque
@@ -24,7 +29,7 @@ from pathlib import Path
 import attrs
 
 from ..config import setting
-from ..errors import ConfigError, RenderError
+from ..errors import ConfigError, MediaError, RenderError
 
 
 @cache
@@ -49,7 +54,8 @@ def ffmpeg_exe() -> str:
 @cache
 def ffmpeg_version() -> str:
     """`n9.0.2-…` style version string of the binary in use (part of cache keys later)."""
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True, text=True, check=False).stdout
+    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True, text=True, check=False,
+                         preexec_fn=_dies_with_us()).stdout
     match = re.match(r"ffmpeg version (\S+)", out)
     return match.group(1) if match else "unknown"
 
@@ -82,6 +88,46 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+@cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl, looked up once in the parent (nothing is loaded between fork and exec), or None off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    return prctl
+
+
+def _dies_with_us() -> Callable[[], None] | None:
+    """A `preexec_fn` that has the kernel SIGKILL the child when its parent dies (Linux's PR_SET_PDEATHSIG).
+
+    FFmpeg ignores SIGPIPE, so without this a `kill -9` of nemoflow leaves it encoding to the end. The signal
+    fires when the *thread* that forked the child ends, not only the process: every caller here waits for its
+    child in the thread that started it (run_ffmpeg kills and reaps it even when interrupted), so that thread
+    outlives the child. The child also checks that the parent did not die before the signal was armed.
+    Off Linux there is no such signal and this is None: a killed nemoflow's FFmpeg then runs to the end of its job.
+    """
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:  # runs in the child between fork and exec: a system call or two, nothing that takes a lock
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(137)
+
+    return arm
 
 # Every FFmpeg this process started and has not reaped: the runner kills them all
 # on Ctrl-C or a failure elsewhere, whichever thread started them.
@@ -127,11 +173,15 @@ def run_ffmpeg(args: Sequence[str], *, what: str, on_progress: ProgressCallback 
     run's registry, so a run's cancel never touches it (the fake service's renders).
     """
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-progress", "pipe:1", *args]
+    held = next((arg for arg in args if "\0" in arg), None)
+    if held is not None:  # no file name or argument can hold one; Popen would raise ValueError ("a bug", exit 70)
+        raise MediaError(f"{what}: a file name or text given to FFmpeg contains a NUL character (U+0000), which no file "
+                         f"name or FFmpeg argument can hold: {held.replace(chr(0), '<NUL>')[:120]!r}; remove it from the recipe")
     tail: deque[str] = deque(maxlen=200)
     if run_scoped and _stopped.is_set():
         raise RenderError(f"not starting FFmpeg for {what}: the run is being cancelled")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            errors="replace", bufsize=1)
+                            errors="replace", bufsize=1, preexec_fn=_dies_with_us())
     if run_scoped:
         with _live_lock:
             _live.add(proc)

@@ -48,6 +48,19 @@ def generator_source(gen: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return video, audio
 
 
+# The decoder for a still's content, by the codec the probe found (its content, whatever the file is named).
+_STILL_DECODERS = ("png", "mjpeg", "webp", "gif")
+
+
+def _still_demuxer(entry: MediaEntry) -> list[str]:
+    """Open a still as exactly one file: FFmpeg's image2 would read `logo%d.png` as a numbered sequence (and draw
+    `logo0.png` beside it), so pattern matching is off; image2 guesses the decoder from the name, so it is named
+    by content. A still of unknown codec (an old Draft) is left to FFmpeg's probing, as before."""
+    if entry.codec not in _STILL_DECODERS:
+        return []
+    return ["-f", "image2", "-pattern_type", "none", "-c:v", str(entry.codec)]
+
+
 def input_args(entry: MediaEntry, start_ms: int, length_ms: int | None, *, loop: bool = False,
                still_fps: float | None = None) -> list[str]:
     """Arguments that open one media entry at `start_ms` for `length_ms` (input seeking, not a trim filter)."""
@@ -68,7 +81,8 @@ def input_args(entry: MediaEntry, start_ms: int, length_ms: int | None, *, loop:
     if entry.path is None:
         raise ValueError(f"media entry {entry} has neither a file nor a generator")
     if entry.kind == MediaKind.IMAGE:
-        return ["-loop", "1", "-framerate", lavfi_number(still_fps or 30), "-t", seconds(length_ms or 0), "-i", entry.path]
+        return [*_still_demuxer(entry), "-loop", "1", "-framerate", lavfi_number(still_fps or 30), "-t", seconds(length_ms or 0),
+                "-i", entry.path]
     if loop:
         args += ["-stream_loop", "-1"]
     if start_ms:

@@ -116,6 +116,7 @@ def components_from(data: Any) -> tuple[Component, ...] | None:
 class StepKey:
     key: str
     components: tuple[Component, ...]
+    files: tuple[Path, ...] = ()  # the files whose digests are FILE components, as read (the runner checks them after the step)
 
     @property
     def short(self) -> str:
@@ -145,15 +146,35 @@ def compute_keys(recipe: Recipe, order: list[str], digests: DigestMemo, identity
         comps: list[Component] = [Component(Part.KIND, "kind", str(step.kind))]
         comps += _spec_components(step, base)
         comps += [Component(Part.INPUT, dep, keys[dep].key) for dep in step.inputs if dep in keys]
-        for label, path in _files_read(step, base):
+        files = _files_read(step, base)
+        for label, path in files:
             comps.append(Component(Part.FILE, label, digests.digest(path) or "missing"))
         comps += [Component(Part.IDENTITY, name, value) for name, value in identity.items()]
         if step_identity is not None:
             comps += [Component(Part.IDENTITY, name, value) for name, value in step_identity(step).items()]
         comps.append(Component(Part.FORMAT, "format", str(CACHE_FORMAT)))
         unique = tuple({c.name: c for c in comps}.values())  # a later component of the same name wins, as in a dict
-        keys[sid] = StepKey(_hashed(unique), unique)
+        keys[sid] = StepKey(_hashed(unique), unique, tuple(dict.fromkeys(path for _, path in files)))
     return keys
+
+
+def files_claimed(keys: Mapping[str, StepKey], recipe: Recipe, sid: str) -> list[Path]:
+    """Every file whose digest `sid`'s key stands for, its own and its inputs' down to the sources.
+
+    A step's result may depend on any of them (an export reads the media its edit names), so all must still be
+    as they were digested when it finishes, or its result is not what its key says.
+    """
+    seen: set[str] = set()
+    stack = [sid]
+    out: dict[Path, None] = {}
+    while stack:
+        current = stack.pop()
+        if current in seen or current not in keys:
+            continue
+        seen.add(current)
+        out.update(dict.fromkeys(keys[current].files))
+        stack.extend(recipe.steps[current].inputs)
+    return list(out)
 
 
 def _rel(path: Path, base: Path) -> str:

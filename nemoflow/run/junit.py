@@ -8,6 +8,7 @@ that could not run because their export failed are skipped, not passed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -89,8 +90,13 @@ class JUnitReport:
         ET.indent(root)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True)
-        os.replace(tmp, path)
+        try:
+            ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True)
+            os.replace(tmp, path)
+        except BaseException:  # a place that cannot take the report keeps no half-written temporary
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
 
 
 def _totals(suite: ET.Element, counts: dict[str, int]) -> None:

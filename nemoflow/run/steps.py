@@ -13,7 +13,9 @@ is made now; a step being run always makes its own result.
 
 from __future__ import annotations
 
+import errno
 import os
+import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -28,8 +30,8 @@ from ..draft.model import VIDEO, Draft
 from ..draft.ops import DEFAULT_CANVAS
 from ..draft.output import Output, output_for
 from ..draft.schema import checked
-from ..engines.base import Engine, Reporter, Timeline
-from ..errors import NemoflowError
+from ..engines.base import Engine, Message, Reporter, Timeline
+from ..errors import DraftError, NemoflowError, RenderError
 from .expect import evaluate
 
 
@@ -37,6 +39,16 @@ class ChecksFailed(NemoflowError):
     """An expect step whose assertions did not all hold (each one is reported as a `check` event)."""
 
     exit_code = 1
+
+
+class OutputNotWritten(NemoflowError):
+    """An export's file could not be written where it is saved: that disk is full, or the place is read-only."""
+
+    exit_code = 2
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_UNWRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 @attrs.frozen
@@ -96,14 +108,23 @@ class Steps:
             if sid not in self._drafts:
                 step = self.recipe.steps[sid]
                 stored = self.cached(sid) if step.kind in (StepKind.EDIT, StepKind.ASK) else None
-                if stored is not None:
-                    restored = self.engine.restore(step, stored)
+                restored = self._restored(step, stored) if stored is not None else None
+                if restored is not None:
                     self._drafts[sid] = self._relocated(restored) if isinstance(restored, Draft) else restored
                 elif step.kind == StepKind.MEDIA:
                     self._drafts[sid] = checked(media_clip_draft(sid, self.media(sid)), f"for {sid}")
                 else:
                     self._drafts[sid] = self._make_draft(step).draft
             return self._drafts[sid]
+
+    def _restored(self, step: Step, stored: dict[str, Any]) -> Timeline | None:
+        """A cached timeline read back (untrusted: the engine validates it); None, with a warning, if it is not sound."""
+        try:
+            return self.engine.restore(step, stored)
+        except DraftError as err:
+            first = str(err).splitlines()[0]
+            self.reporter(step.id).message(Message.WARNING, f"ignored the cached timeline of {step.id} ({first}); made it again")
+            return None
 
     def nemoflow_draft(self, sid: str) -> Draft:
         """A step's timeline where nemoflow's own operations must apply to it (an edit's base, a spliced clip)."""
@@ -168,8 +189,40 @@ def run_export(steps: Steps, step: Step[ExportSpec]) -> Outcome:
     draft, out = steps.export_draft(step)
     if isinstance(draft, Draft):  # nemoflow's own: its strict schema; an engine checks its own kind itself
         checked(draft, f"before rendering {step.id}")
-    done = steps.engine.render(step, draft, out, steps.reporter(step.id))
+    dest: Path = step.spec.path
+    try:
+        done = steps.engine.render(step, draft, out, steps.reporter(step.id))
+    except OSError as exc:  # creating the hidden partial file, or renaming it into place
+        if exc.errno not in _FULL + _UNWRITABLE:
+            raise
+        named = Path(exc.filename) if isinstance(exc.filename, str) and Path(exc.filename).parent != dest.parent else dest
+        raise OutputNotWritten(_not_written(named, exc.errno, exc.strerror or str(exc))) from None
+    except RenderError as err:  # FFmpeg's own writes: it says why in words (strerror), not in a code
+        said = str(err)
+        code = next((c for c in (*_FULL, errno.EROFS) if os.strerror(c) in said), None)
+        if code is not None:
+            line = next(ln.strip() for ln in said.splitlines() if os.strerror(code) in ln)
+            raise OutputNotWritten(_not_written(dest, code, os.strerror(code)) + f" (FFmpeg: {line})") from None
+        if f"(exit code -{signal.SIGXFSZ})" in said:  # past `ulimit -f` with SIGXFSZ not ignored: the kernel killed FFmpeg
+            raise OutputNotWritten(_not_written(dest, errno.EFBIG, "FFmpeg was killed by SIGXFSZ")) from None
+        raise
     return Outcome(done.result, (done.path,), done.summary)
+
+
+def _not_written(path: Path, code: int | None, why: str) -> str:
+    """What a full or read-only destination means for the user, naming the path; the partial file is already gone."""
+    where = path.parent
+    if code == errno.ENOSPC:
+        return (f"no space left on the device holding {where}: {path} could not be written, and nothing was saved. "
+                "Free some space there, or save the export elsewhere, and run again")
+    if code == errno.EDQUOT:
+        return (f"disk quota exceeded on {where}: {path} could not be written, and nothing was saved. "
+                "Free some space within your quota, or save the export elsewhere, and run again")
+    if code == errno.EFBIG:
+        return (f"{path} is too large to write there ({why}: the largest file the file system, or this process's `ulimit -f`, "
+                "allows); nothing was saved. Save it on another file system, or raise the limit, and run again")
+    return (f"cannot write {path}: {where} is not writable ({why}); nothing was saved. "
+            "Make it writable, or save the export elsewhere, and run again")
 
 
 def run_expect(steps: Steps, step: Step[ExpectSpec]) -> Outcome:

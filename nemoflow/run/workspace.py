@@ -10,8 +10,10 @@ core/engines.py.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,22 +25,32 @@ import attrs
 from ..config import cache_dir, setting
 from ..core.graph import topological_order
 from ..core.model import Recipe, Step, StepKind
+from ..core.outputs import OutputPolicy
 from ..engines.base import Engine, EngineContext, Message, Resource
 from ..engines.base import create as create_engine
 from ..errors import NemoflowError
 from ..plan.digests import DigestMemo
-from ..plan.keys import StepKey, compute_keys
+from ..plan.keys import StepKey, compute_keys, files_claimed
 from ..plan.planner import LastRun, Plan, PlannedStep, Planner, Status, TargetError
+from .destinations import OwnOutputs, check_destinations
 from .engines import choose_engine, state_root
 from .events import EventBus, Sink, new_run_id
 from .executor import Executor, Hooks, Task, TaskResult
 from .journal import Interrupted, Journal, last_interrupted
 from .lock import RunLock
 from .steps import Outcome, Steps
-from .store import StateDir, StoreHistory, read_json, write_json
+from .store import Expected, NotCached, StateDir, StoreHistory, write_json
+
+_KEY = re.compile(r"[0-9a-f]{64}")
 
 
 class StateError(NemoflowError):
+    exit_code = 2
+
+
+class SourceChanged(NemoflowError):
+    """A file a step's key claims changed while the step ran: its result is not what the key says, so it is not cached."""
+
     exit_code = 2
 
 
@@ -53,6 +65,8 @@ class RunOptions:
     retries: int = 3  # for steps the engine marks as network steps
     engine: str | None = None  # default: NEMOFLOW_ENGINE, the recipe's `engine`, `[run] engine`, else local
     engine_options: dict[str, str] = attrs.field(factory=dict)  # e.g. {"api_url": …} for the nemo engine
+    outputs: OutputPolicy = attrs.field(factory=OutputPolicy)  # where exports may go (--allow-outside, output_root)
+    overwrite: bool = False  # replace existing files at export paths that nemoflow did not write (--overwrite)
 
 
 @attrs.define
@@ -81,10 +95,10 @@ class Workspace:
         self.options = options or RunOptions()
         self.base = recipe.path.resolve().parent
         self.state = StateDir(state_root(self.options.state_dir, self.base), recipe.path)
-        self.digests = DigestMemo(self.state.digests_file)
+        self.digests = DigestMemo(self.state.digests_file, warn=self.state.warn)
         self.order = topological_order(recipe)
-        self.last: dict[str, LastRun] = _read_last(read_json(self.state.last_file))
-        self.history = StoreHistory(self.state.store, self.base, self.digests, self.last)
+        self.last: dict[str, LastRun] = _read_last(self.state.read_last())
+        self.history = StoreHistory(self.state.store, self.base, self.digests, self.last, self._expected)
         self.engine: Engine = create_engine(choose_engine(recipe, self.options.engine), EngineContext(
             recipe, self.state.recipe_dir, cache_dir(), self.options.engine_options, self.digests.digest,
             lambda sid: self.keys()[sid].key, lambda sid: self._current_steps().draft(sid)))
@@ -92,6 +106,7 @@ class Workspace:
         self._keys: dict[str, StepKey] | None = None
         self._planner: Planner | None = None
         self._records: dict[str, dict[str, Any]] = {}
+        self._expected_by_key: dict[str, Expected] | None = None
         self._key_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
         self.bus: EventBus | None = None
@@ -171,7 +186,7 @@ class Workspace:
         if sid not in keys:
             return None
         key = keys[sid].key
-        record = self._records.get(key) or self.state.store.get(key)
+        record = self._records.get(key) or self.history.record(key)
         result = record.get("result") if record else None
         return result if isinstance(result, dict) else None
 
@@ -180,16 +195,20 @@ class Workspace:
         try:
             self.state.create()
         except OSError as exc:
-            raise StateError(f"cannot write nemoflow's state directory {self.state.root} ({exc.strerror or exc}); "
-                             "make it writable, or put the state elsewhere with --state-dir DIR or NEMOFLOW_STATE_DIR") from None
+            raise self._unwritable_state(exc) from None
         bus = self.bus = EventBus(new_run_id(), sinks)
         result = RunResult(bus.run_id)
         started = time.monotonic()
         notes: list[str] = []  # said while taking the lock, reported after run-started
-        with RunLock(self.state.lock_file, say=notes.append):
-            journal = Journal(self.state.journal_dir, bus.run_id)
-            previous = last_interrupted(self.state.journal_dir, exclude=journal.path)
-            bus.sinks.append(journal.write)
+        with contextlib.ExitStack() as held:
+            try:  # a state directory that is read-only or full stops the run here, before anything renders
+                held.enter_context(RunLock(self.state.lock_file, say=notes.append))
+                journal = Journal(self.state.journal_dir, bus.run_id)
+            except OSError as exc:
+                raise self._unwritable_state(exc) from None
+            previous = last_interrupted(self.state.journal_dir, exclude=journal.path, warn=self.state.warn)
+            journal_failed: list[OSError] = []
+            bus.sinks.append(_journal_sink(journal, journal_failed))
             plan: Plan | None = None
             try:
                 self.engine.start()
@@ -198,11 +217,14 @@ class Workspace:
                          state_dir=str(self.state.root), resumed_from=previous.run if previous else None)
                 for note in notes:
                     bus.emit("note", message=note)
+                self._say_warnings(bus)
                 if previous is not None:
                     self._recover(previous, bus)
                 plan = self.plan()
                 for planned in plan.steps.values():
                     bus.emit("plan", **planned.to_json())
+                check_destinations(self.recipe, plan, base=self.base, policy=self.options.outputs, overwrite=self.options.overwrite,
+                                   ours=OwnOutputs(self.state.store, self.base, self.digests, self.last, plan))
                 self._execute(plan, bus, result)
             except KeyboardInterrupt:
                 result.status, result.exit_code = "interrupted", 130
@@ -216,12 +238,41 @@ class Workspace:
             finally:
                 result.seconds = time.monotonic() - started
                 self._finish(result)
+                if journal_failed:
+                    bus.emit("note", message=f"the run's journal could not be written ({journal_failed[0].strerror or journal_failed[0]}"
+                                             f", in {self.state.journal_dir}): had this run been killed, the next one could not "
+                                             "have removed its partial files. Free space there, or use --state-dir DIR")
                 bus.emit("run-finished", status=result.status, exit_code=result.exit_code, seconds=round(result.seconds, 3),
                          counts={s: result.count(s) for s in ("ok", "cached", "restored", "failed", "blocked", "cancelled")},
                          checks={"passed": sum(c["ok"] for c in result.checks), "failed": sum(not c["ok"] for c in result.checks)})
-                journal.close()
+                with contextlib.suppress(OSError):  # its last lines may not fit on a full disk
+                    journal.close()
+                self.state.on_warning = None
                 self.engine.close()
         return result
+
+    def _unwritable_state(self, exc: OSError) -> StateError:
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        return StateError(f"cannot write nemoflow's state directory {self.state.root} ({exc.strerror or exc}); "
+                          + ("free space there" if full else "make it writable")
+                          + ", or put the state elsewhere with --state-dir DIR or NEMOFLOW_STATE_DIR")
+
+    def _say_warnings(self, bus: EventBus) -> None:
+        """What the state directory held that was ignored as damaged: said now, and from here on as it is found."""
+        for text in list(self.state.warnings):
+            bus.emit("note", message=text)
+        self.state.on_warning = lambda text: bus.emit("note", message=text)
+
+    def _expected(self, key: str) -> Expected | None:
+        """The step of this recipe a key belongs to, and where it saves its files: what its record must agree with."""
+        if self._expected_by_key is None:
+            found: dict[str, Expected] = {}
+            for sid, step_key in self.keys().items():
+                step = self.recipe.steps[sid]
+                outputs = (step.spec.path,) if step.kind == StepKind.EXPORT else ()
+                found.setdefault(step_key.key, Expected(sid, str(step.kind), outputs))
+            self._expected_by_key = found
+        return self._expected_by_key.get(key)
 
     def _jobs(self) -> int:
         return self.options.jobs or int(setting("run", "jobs", env="NEMOFLOW_JOBS", default=0) or 0) or default_jobs()
@@ -240,6 +291,7 @@ class Workspace:
                     with contextlib.suppress(OSError):
                         partial.unlink()
                         removed.append(partial.name)
+        self._sweep_state(previous)
         for event in previous.events:
             sid, key = event.get("step"), event.get("key")
             if not isinstance(sid, str) or not isinstance(key, str):
@@ -253,6 +305,24 @@ class Workspace:
         bus.emit("note", message=f"the previous run ({previous.run}, pid {previous.pid}) was killed while running {what}; "
                                  f"its {len(previous.finished)} finished steps are cached, unfinished ones run again"
                                  + (f" (removed {len(removed)} partial file{'s' if len(removed) != 1 else ''})" if removed else ""))
+
+    def _sweep_state(self, previous: Interrupted) -> None:
+        """Temporary files a killed run left in the state directory (killed between writing one and renaming it).
+
+        This recipe's own directory is ours while we hold its lock; in the shared store and root, only what the
+        killed process named with its pid, or wrote for the keys of the steps it was running.
+        """
+        state = self.state
+        pid = previous.pid if isinstance(previous.pid, int) else None
+        keys = {e.get("key") for e in previous.events if e.get("event") == "step-started" and e.get("step") in previous.unfinished}
+        places = [(state.recipe_dir, ".*.tmp")]
+        places += [(state.store.dir(k), ".*.tmp") for k in keys if isinstance(k, str) and _KEY.fullmatch(k)]
+        if pid is not None:
+            places.append((state.root, f".*.{pid}.tmp"))  # the digest memo's
+        for folder, pattern in places:
+            for tmp in folder.glob(pattern) if folder.is_dir() else ():
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
 
     def _execute(self, plan: Plan, bus: EventBus, result: RunResult) -> None:
         steps = self._steps(reporter=lambda sid: _BusReporter(bus, sid),
@@ -332,14 +402,13 @@ class Workspace:
 
     def _work(self, planned: PlannedStep, steps: Steps) -> Callable[[int], tuple[str, dict]]:
         step = self.recipe.steps[planned.id]
-        store = self.state.store
 
         def work(attempt: int) -> tuple[str, dict]:
-            if planned.status == Status.RESTORE and planned.record is not None and store.restore(planned.record, self.base, self.digests):
+            if planned.status == Status.RESTORE and planned.record is not None and self.history.restore(planned.record):
                 return "restored", planned.record
             with self._key_lock(planned.key.key):  # steps with equal keys (identical fan-out items) run once
                 if not planned.forced:
-                    done = store.get(planned.key.key)
+                    done = self.history.record(planned.key.key)
                     if done is not None and self.history.check_outputs(done).ok:
                         return "cached", done
                 return "ok", self._run_and_record(planned, step, steps)
@@ -353,12 +422,37 @@ class Workspace:
     def _run_and_record(self, planned: PlannedStep, step: Step, steps: Steps) -> dict:
         store = self.state.store
         if step.kind == StepKind.EXPORT:  # long enough to be killed: keep its key's parts for explain
-            store.note_components(planned.key.key, planned.key.to_json())
+            with contextlib.suppress(OSError):  # only for explain: a full state disk must not stop the render
+                store.note_components(planned.key.key, planned.key.to_json())
         outcome: Outcome = steps.run(step)
+        self._refuse_if_sources_changed(step, outcome)
         assert self.bus is not None
         record = {"step": step.id, "kind": str(step.kind), "summary": outcome.summary, "result": outcome.result,
                   "run": self.bus.run_id, "components": planned.key.to_json()}
-        return store.put(planned.key.key, record, list(outcome.outputs), self.base, self.digests)
+        try:
+            return store.put(planned.key.key, record, list(outcome.outputs), self.base, self.digests)
+        except NotCached as missed:  # the step did its work; only caching it failed (state disk full, read-only)
+            self.bus.emit("step-message", step=step.id, kind=str(Message.WARNING), text=missed.advice())
+            return missed.record
+
+    def _refuse_if_sources_changed(self, step: Step, outcome: Outcome) -> None:
+        """A step is recorded only if every file its key claims is still as it was digested (plan/digests.py `changed`).
+
+        Otherwise the step may have read something else than its key says (a clip replaced, even if put back since):
+        its result is not cached and the files it wrote are removed, so the next run makes it again.
+        """
+        moved = self.digests.changed(files_claimed(self.keys(), self.recipe, step.id))
+        if not moved:
+            return
+        removed = []
+        for path in outcome.outputs:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(_shown(path, self.base))
+        names = " and ".join(_shown(p, self.base) for p in moved[:3]) + (f" and {len(moved) - 3} more" if len(moved) > 3 else "")
+        verb = "rendering" if step.kind == StepKind.EXPORT else "running"
+        also = f" ({', '.join(removed)}, made while it changed, was removed)" if removed else ""
+        raise SourceChanged(f"{names} changed while {step.id} was {verb}; its result was not cached; run again{also}")
 
     def _check_event(self, bus: EventBus, result: RunResult, step: Step, check: dict[str, Any], *, cached: bool) -> None:
         result.checks.append({**check, "step": step.id})
@@ -423,6 +517,20 @@ class _Quiet:
         return
 
 
+def _journal_sink(journal: Journal, failed: list[OSError]) -> Sink:
+    """The journal as a sink that stops at its first write error (a full state disk) instead of failing whoever emitted."""
+
+    def write(event: dict[str, Any]) -> None:
+        if failed:
+            return
+        try:
+            journal.write(event)
+        except OSError as exc:
+            failed.append(exc)
+
+    return write
+
+
 def _read_last(data: Any) -> dict[str, LastRun]:
     """last.json, read as the untrusted file it is: entries without a key and a status are dropped."""
     steps = data.get("steps") if isinstance(data, dict) else None
@@ -432,6 +540,11 @@ def _read_last(data: Any) -> dict[str, LastRun]:
             out[sid] = LastRun(entry["key"], entry["status"], _text(entry.get("run")), _text(entry.get("t")),
                                _number(entry.get("seconds")), _text(entry.get("error")))
     return out
+
+
+def _shown(path: Path, base: Path) -> str:
+    """A path as people read it: relative to the recipe's folder when it is under it."""
+    return os.path.relpath(path, base) if base in path.parents else str(path)
 
 
 def _text(value: Any) -> str | None:

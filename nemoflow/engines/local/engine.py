@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # rendering code (export.py, ask/) loads when a step runs: `n
 
 # Part of every cache key: bump it when the same Draft would render differently
 # (a filter graph change), so caches built by older code are not trusted.
-ENGINE_REVISION = 1
+ENGINE_REVISION = 2  # 2: text DejaVu lacks drawn by libass with font fallback; stills opened by content (issue 15)
 HEAVY_PIXELS = 1_500_000  # outputs this big keep every core busy on their own (1080p and up)
 
 
@@ -77,9 +77,14 @@ class LocalEngine(Engine):
 
     # -- running ---------------------------------------------------------------------------------
     def start(self) -> None:
+        """Allow FFmpeg to start again; remove the work directories a killed run left beside this recipe's outputs
+        (only those no living process holds: media/workdir.py)."""
+        from ...media import workdir
         from ...media.ffmpeg import allow_start
 
         allow_start()
+        for folder in {step.spec.path.parent for step in self.recipe.steps.values() if step.kind == StepKind.EXPORT}:
+            workdir.reap(folder)
 
     def cancel(self) -> None:
         """Kill every FFmpeg this run started (Ctrl-C, or a failure without --keep-going)."""

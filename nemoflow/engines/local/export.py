@@ -6,9 +6,11 @@ clips get their first (analysis) pass here, cached by content.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from ...core.model import ExportSpec, Step
 from ...draft.media import MediaEntry, MediaKind
 from ...draft.model import AUDIO, TEXT, VIDEO, Draft
 from ...draft.output import Output
+from ...media import workdir
 from ...media.ffmpeg import atomic_output, run_ffmpeg
 from ..base import Reporter, ffmpeg_progress
 from .graph import build_command, detect_command
@@ -41,8 +44,17 @@ class ExportResult:
 
 
 def export(step: Step[ExportSpec], draft: Draft, out: Output, report: Reporter, cache_dir: Path) -> ExportResult:
-    """Render `draft` to the step's file: by smart cut when the timeline allows it, else one filter graph."""
+    """Render `draft` to the step's file: by smart cut when the timeline allows it, else one filter graph.
+
+    Intermediate files (a smart cut's pieces, title text, a long filter graph) go in a hidden, locked work
+    directory beside the output: on the disk the output needs anyway (a smart cut's video track is as big as
+    the output), not in the state directory, whose being full must not fail a render. A killed run's are
+    reaped here and at the engine's start (media/workdir.py).
+    """
     dest = step.spec.path
+    work_root = dest.parent
+    workdir.reap(work_root)
+    _remove_legacy_work_dirs(dest)
     pieces = _smartcut_pieces(draft, out)
     if pieces is not None:
         from . import smartcut
@@ -51,16 +63,24 @@ def export(step: Step[ExportSpec], draft: Draft, out: Output, report: Reporter, 
         if reason is None:
             with atomic_output(dest) as tmp:
                 done = smartcut.smart_cut(pieces, tmp, audio=out.has_audio, crf=out.crf if out.crf is not None else 18,
-                                          on_progress=ffmpeg_progress(report, draft.d / 1000, "render"))
+                                          on_progress=ffmpeg_progress(report, draft.d / 1000, "render"), work_root=work_root)
             detail = f"copied {done.copied_seconds:.1f}s, re-encoded {done.reencoded_seconds:.1f}s"
             return ExportResult(step.id, dest, "smartcut", draft.d / 1000, out, detail)
     transforms = _stabilize(step, draft, report, cache_dir)
-    with atomic_output(dest) as tmp:
-        cmd = build_command(draft, out, tmp, what=step.id, cache_dir=cache_dir, transforms=transforms)
+    with atomic_output(dest) as tmp, workdir.work_dir(work_root, "render") as work:
+        cmd = build_command(draft, out, tmp, what=step.id, cache_dir=cache_dir, transforms=transforms, work=work)
         if os.environ.get("NEMOFLOW_DEBUG"):
             print("ffmpeg " + " ".join(cmd.args), flush=True)
         run_ffmpeg(cmd.args, what=step.id, on_progress=ffmpeg_progress(report, cmd.duration, "render"))
     return ExportResult(step.id, dest, "render", cmd.duration, out)
+
+
+def _remove_legacy_work_dirs(dest: Path) -> None:
+    """Smart-cut directories that nemoflow before issue 15 made beside the output (`..name.*.partial.smartcut.*/`)
+    and a kill -9 left there. The run holds the recipe's lock, and nothing makes such directories any more."""
+    for old in dest.parent.glob(f"..{glob.escape(dest.stem)}.*.partial.smartcut.*"):
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _smartcut_pieces(draft: Draft, out: Output):

@@ -24,11 +24,12 @@ from ...media.sources import input_args
 from ...media.sources import seconds as _s
 from .effects import effect_filters
 from .grade import color_filters
-from .text import drawtext
+from .text import text_filter
 
 XFADE = {"crossfade": "fade", "fade": "fadeblack", "fadewhite": "fadewhite", "wipeleft": "wipeleft",
          "wiperight": "wiperight", "slideleft": "slideleft", "slideright": "slideright"}
 AUDIO_FORMAT = "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
+GRAPH_INLINE_BYTES = 64 * 1024  # longer graphs go to FFmpeg in a file: one argument may hold 128 KiB on Linux
 
 
 @attrs.frozen
@@ -109,8 +110,12 @@ def _atempo(speed: float) -> list[str]:
 
 
 def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir: Path,
-                  transforms: dict[int, Path] | None = None) -> Command:
-    """The whole render of `draft` to `dest` as one FFmpeg command."""
+                  transforms: dict[int, Path] | None = None, work: Path | None = None) -> Command:
+    """The whole render of `draft` to `dest` as one FFmpeg command.
+
+    With a `work` directory (the engine's), text is handed to FFmpeg in files there and a long graph too, so
+    no title is limited by the size of one command-line argument (128 KiB on Linux); without one, inline.
+    """
     g = _Graph()
     video = draft.segments(VIDEO)
     total = draft.d
@@ -190,14 +195,18 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
                 g.raw(f"[{v_acc}][{v}]concat=n=2:v=1:a=0[{nv}]")
             v_acc = nv
     texts = [s.to_json() for s in draft.segments(TEXT)]
-    v_out = g.chain(v_acc, [drawtext(t, out.height) for t in texts], "vt")
+    v_out = g.chain(v_acc, [text_filter(t, out.width, out.height, work=work, index=i) for i, t in enumerate(texts)], "vt")
     a_out = _mix(g, draft, a_acc, out) if out.has_audio else None
     maps = ["-map", f"[{v_out}]" if ":" not in v_out else v_out]
     if a_out is not None:
         maps += ["-map", f"[{a_out}]" if ":" not in a_out else a_out]
     graph = ";".join(g.chains)
     args = [*g.inputs]
-    if graph:
+    if graph and work is not None and len(graph.encode()) > GRAPH_INLINE_BYTES:
+        script = work / "graph.txt"
+        script.write_text(graph, encoding="utf-8")
+        args += ["-/filter_complex", str(script)]  # FFmpeg 7+: the option's value is read from the file
+    elif graph:
         args += ["-filter_complex", graph]
     args += [*maps, *video_args(out), *audio_args(out), "-t", _s(total), *container_args(out), "-y", str(dest)]
     return Command(args, total / 1000, what)

@@ -34,9 +34,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import shutil
 import subprocess
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
@@ -47,6 +45,7 @@ import attrs
 
 from ...errors import RenderError
 from ...media.ffmpeg import Progress, run_ffmpeg
+from ...media.workdir import work_dir
 
 if TYPE_CHECKING:  # PyAV is imported lazily: probing should not cost an import until it is needed
     from av.container import InputContainer, OutputContainer
@@ -566,12 +565,15 @@ def _read_encode(job: _Encode) -> _Encoded:
 
 
 def smart_cut(pieces: Sequence[Piece], output: Path, *, audio: bool = True, crf: int = 18, preset: str = "veryfast",
-              audio_bitrate: str = "192k", on_progress: ProgressCallback | None = None) -> SmartCutReport:
+              audio_bitrate: str = "192k", on_progress: ProgressCallback | None = None,
+              work_root: Path | None = None) -> SmartCutReport:
     """Write an MP4 (+faststart) at `output` (the caller gives a temporary path and renames it; you just write `output`).
 
     Raises ValueError for malformed pieces or for a job `incompatibility` rejects (check it first),
     RenderError when a piece lies outside its source or FFmpeg fails. Intermediate files live in a
-    hidden directory beside `output` and are removed whatever happens; so is `output` on failure.
+    work directory under `work_root` (default: beside `output`) and are removed whatever happens; so is
+    `output` on failure. A kill -9 leaves that directory behind, locked by nobody: `media.workdir.reap`
+    removes it (the local engine does at its start and before each smart cut).
     Progress: `seconds` and `frame` count output video finished (re-encoded parts first, then copied
     ones); one final snapshot has done=True.
     """
@@ -582,15 +584,14 @@ def smart_cut(pieces: Sequence[Piece], output: Path, *, audio: bool = True, crf:
     if reason:
         raise ValueError(f"smart cut cannot do this job: {reason}")
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.stem}.smartcut.", dir=output.parent))
     ok = False
     try:
-        report = _smart_cut(pieces, sources, output, tmp, audio=audio, crf=crf, preset=preset, audio_bitrate=audio_bitrate,
-                            on_progress=on_progress)
+        with work_dir(work_root or output.parent, "smartcut") as tmp:
+            report = _smart_cut(pieces, sources, output, tmp, audio=audio, crf=crf, preset=preset, audio_bitrate=audio_bitrate,
+                                on_progress=on_progress)
         ok = True
         return report
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
         if not ok:
             with contextlib.suppress(OSError):
                 output.unlink()

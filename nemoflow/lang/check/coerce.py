@@ -8,9 +8,10 @@ Covers enums (one word of a list), looks (a preset or a .cube LUT), bounds
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
-from ...core import codes
+from ...core import codes, limits
 from ...core import signatures as sig
 from ...core.diagnostics import did_you_mean, suggestion
 from ...core.values import NAMED_COLORS, Decibels, Duration, Factor, Fps, Percent, Pixels, Resolution, kind_of
@@ -23,8 +24,30 @@ from .values import param_value, string_value
 FRAME_PRESETS = {"vertical": Resolution(1080, 1920), "square": Resolution(1080, 1080), "landscape": Resolution(1920, 1080)}
 
 
+FONT_FILES = (".ttf", ".otf", ".ttc")
+
+
 def coerce(st: State, item, spec, inst: Instance, slot: sig.Slot, what: str):
     """Read an item as a value of slot type `spec`, reporting why it does not fit."""
+    value = _coerce(st, item, spec, inst, slot, what)
+    if slot.name == "font" and isinstance(value, str) and value.lower().endswith(FONT_FILES):
+        return _font_file(st, item, value, inst)
+    return value
+
+
+def _font_file(st: State, item, name: str, inst: Instance):
+    """A `font` naming a file: resolved here, against the folder of the file that says it (as LUTs and media are),
+    so the key, `check` and the engine all mean the same file whatever the current directory; it must exist."""
+    path = (inst.base_dir / os.path.expanduser(name)).resolve()
+    if not os.path.isfile(path):  # os.path, not Path: a name over NAME_MAX is "no such file", not an OSError
+        st.error(item.span, f"font file not found: {name}", codes.FONT_NOT_FOUND,
+                 help=f"looked for {path}; give a .ttf/.otf/.ttc file relative to this recipe, a font family name, "
+                      "or leave `font` out for the bundled DejaVu Sans")
+        return FAIL
+    return path
+
+
+def _coerce(st: State, item, spec, inst: Instance, slot: sig.Slot, what: str):
     if isinstance(spec, tuple):
         return _enum(st, item, spec, inst, what)
     if spec in ("media", "draft", "source"):
@@ -82,6 +105,11 @@ def coerce(st: State, item, spec, inst: Instance, slot: sig.Slot, what: str):
 
 def _bounded(st: State, value, slot: sig.Slot, item, what: str):
     """A value within its slot's bounds (compared in the slot's natural unit), or FAIL."""
+    if isinstance(value, Duration) and value.seconds > st.max_duration:
+        shown = item.text if isinstance(item, ast.Literal) else str(value)
+        st.error(item.span, f"{what} {shown} is longer than the limit of {limits.DURATION.shown(st.max_duration)}", codes.DURATION_TOO_LONG,
+                 help=f"so that a typo cannot start a render that runs for days; {limits.DURATION.how_to_raise()}")
+        return FAIL
     if slot.min is None and slot.max is None:
         if isinstance(value, Duration) and value.seconds <= 0 and slot.name in ("duration", "for", "fade", "fade in", "fade out"):
             st.error(item.span, f"{what} must be longer than 0s", codes.NOT_POSITIVE_DURATION)
@@ -145,7 +173,7 @@ def _look(st: State, item, inst: Instance, what: str):
         return _mismatch(st, item, "a look name or a .cube file", what, inst)
     if name.lower().endswith(".cube"):
         path = (inst.base_dir / name).resolve()
-        if not path.is_file():
+        if not os.path.isfile(path):
             st.error(item.span, f"LUT file not found: {name}", codes.LUT_NOT_FOUND, help=f"looked for {path}")
             return FAIL
         return {"lut": path}
@@ -175,8 +203,8 @@ def _magnitude(value, slot: sig.Slot) -> float | None:
         return value.seconds
     if isinstance(value, Percent):
         return value.value / 100 if slot.type == "factor|percent" else value.value
-    if isinstance(value, Decibels):
-        return 100 * 10 ** (value.value / 20)
+    if isinstance(value, Decibels):  # as a percentage; 7000dB is 10^352 %, past any float: just "too loud"
+        return math.inf if value.value > 6000 else 100 * 10 ** (value.value / 20)
     if isinstance(value, (Factor, Pixels, Fps)):
         return value.value
     if isinstance(value, (int, float)) and not isinstance(value, bool):

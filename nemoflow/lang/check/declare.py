@@ -14,7 +14,7 @@ from pathlib import Path
 
 import attrs
 
-from ...core import codes
+from ...core import codes, limits
 from ...core.diagnostics import Related, Span
 from ...core.model import StepKind
 from .. import ast
@@ -22,7 +22,7 @@ from .state import FAIL, Binding, Instance, State
 from .text import describe
 from .values import param_value, plain_value, string_value
 
-MAX_FANOUT = 10_000
+MAX_FANOUT = limits.FANOUT.default
 
 
 _KINDS = {ast.Media: StepKind.MEDIA, ast.Edit: StepKind.EDIT, ast.Ask: StepKind.ASK, ast.Export: StepKind.EXPORT}
@@ -87,6 +87,7 @@ def _declare_loop(st: State, loop: ast.ForLoop, index, env, loops, base_dir) -> 
             return
         keys_seen[key] = binding.span
     for key, binding in items:
+        st.grow()  # an iteration counts even when its body declares nothing
         sub_index = (*index, key)
         sub_env = {**env, var: binding}
         if binding.kind == "media":
@@ -104,6 +105,17 @@ def _declare_loop(st: State, loop: ast.ForLoop, index, env, loops, base_dir) -> 
             declare(st, stmt, sub_index, sub_env, (*loops, id(loop)), base_dir)
 
 
+def _first_files(pattern: str, most: int) -> list[str]:
+    """Files the pattern matches, stopping at `most`: a glob over a huge tree neither lists nor sorts all of it."""
+    found: list[str] = []
+    for path in globlib.iglob(pattern, recursive=True):
+        if os.path.isfile(path):
+            found.append(path)
+            if len(found) >= most:
+                break
+    return found
+
+
 def _iterate(st: State, loop: ast.ForLoop, env, base_dir) -> list[tuple[str, Binding]] | None:
     """A loop's items as (key, binding) pairs; None (reported) if the loop cannot be expanded."""
     var = loop.var.name
@@ -113,13 +125,14 @@ def _iterate(st: State, loop: ast.ForLoop, env, base_dir) -> list[tuple[str, Bin
         if pattern is None:
             return None
         root = Path(pattern) if os.path.isabs(pattern) else base_dir / pattern
-        matches = sorted(p for p in globlib.glob(str(root), recursive=True) if os.path.isfile(p))
+        matches = sorted(_first_files(str(root), MAX_FANOUT + 1))
         if not matches:
             st.error(it.pattern.span, f"glob(\"{pattern}\") matched no files", codes.GLOB_NO_MATCH,
                      help=f"looked in {root.parent}; check the pattern, or add the files")
             return None
         if len(matches) > MAX_FANOUT:
-            st.error(it.span, f"glob matched {len(matches)} files; at most {MAX_FANOUT} per loop", codes.FANOUT_TOO_LARGE)
+            st.error(it.span, f"glob matched more than {MAX_FANOUT:,} files; a loop goes over at most {MAX_FANOUT:,}",
+                     codes.FANOUT_TOO_LARGE, help=f"narrow the pattern; {limits.FANOUT.how_to_raise()}")
             return None
         paths = [Path(m).resolve() for m in matches]
         stems = [p.stem for p in paths]

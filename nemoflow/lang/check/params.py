@@ -7,11 +7,14 @@ in the recipe.
 
 from __future__ import annotations
 
+import math
+import os
+import stat
 from typing import Any
 
 import attrs
 
-from ...core import codes
+from ...core import codes, limits
 from ...core import signatures as sig
 from ...core.diagnostics import RecipeError, Related, Span, suggestion
 from ...core.model import ParamValue
@@ -91,10 +94,8 @@ def _read_params_file(st: State) -> dict[str, tuple[Any, Span, str]]:
     path = st.params_file
     file = str(path)
     span = Span.point(file, 1, 1)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        st.error(span, f"cannot read params file {file}: {exc.strerror}", codes.PARAMS_FILE_UNREADABLE)
+    raw = _params_bytes(st, path, span)
+    if raw is None:
         return {}
     try:
         if path.suffix == ".json":
@@ -105,6 +106,9 @@ def _read_params_file(st: State) -> dict[str, tuple[Any, Span, str]]:
             import tomllib
 
             data = tomllib.loads(raw.decode("utf-8"))
+    except RecursionError:
+        _too_deep(st, span, file)
+        return {}
     except Exception as exc:
         st.error(span, f"params file {file} is not valid {'JSON' if path.suffix == '.json' else 'TOML'}: {exc}", codes.PARAMS_FILE_INVALID,
                  help="a params file maps names to values, e.g. `size = \"1080p\"`")
@@ -112,7 +116,72 @@ def _read_params_file(st: State) -> dict[str, tuple[Any, Span, str]]:
     if not isinstance(data, dict):
         st.error(span, f"params file {file} must hold a table of name = value", codes.PARAMS_FILE_NOT_TABLE)
         return {}
-    return {str(k): (v, span, file) for k, v in data.items()}
+    out = {}
+    for k, v in data.items():
+        if _within_limits(st, v, span, file, str(k)):
+            out[str(k)] = (v, span, file)
+    return out
+
+
+def _params_bytes(st: State, path, span: Span) -> bytes | None:
+    """The file's bytes, read only from a regular file or a pipe (`--params <(…)`) and only up to the size limit:
+    `--params /dev/zero` read without end."""
+    file = str(path)
+    most = limits.PARAMS_FILE_BYTES.value()
+    try:
+        mode = os.stat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            what = "a directory" if stat.S_ISDIR(mode) else "a device, socket or other special file"
+            st.error(span, f"cannot read params file {file}: {file} is not a regular file ({what})", codes.PARAMS_FILE_UNREADABLE,
+                     help="--params takes a TOML or JSON file of name = value")
+            return None
+        with open(path, "rb") as fh:
+            raw = fh.read(most + 1)
+    except OSError as exc:
+        st.error(span, f"cannot read params file {file}: {exc.strerror}", codes.PARAMS_FILE_UNREADABLE)
+        return None
+    if len(raw) > most:
+        st.error(span, f"params file {file} is larger than {most / 1e6:g} MB; a params file holds a few values",
+                 codes.PARAMS_FILE_TOO_LARGE, help=f"check that this is the file you meant; {limits.PARAMS_FILE_BYTES.how_to_raise()}")
+        return None
+    return raw
+
+
+def _too_deep(st: State, span: Span, file: str) -> None:
+    st.error(span, f"params file {file} nests lists more than {limits.NESTING.value()} levels deep", codes.NESTING_TOO_DEEP,
+             help=limits.NESTING.how_to_raise())
+
+
+def _within_limits(st: State, value: Any, span: Span, file: str, name: str, depth: int = 0) -> bool:
+    """A params-file value holds only what a recipe literal could: finite numbers of sane size, strings without NUL
+    or of sane length, lists nested no deeper than the recipe's own limit (checked here, before any code recurses)."""
+    if depth > limits.NESTING.value():
+        _too_deep(st, span, file)
+        return False
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, (int, float)):
+        most = 10 ** limits.NUMBER_DIGITS.value()
+        if (isinstance(value, float) and not math.isfinite(value)) or abs(value) >= most:
+            st.error(span, f"param `{name}` in {file} is too large or not a number: a number is below {most:,}",
+                     codes.NUMBER_TOO_LARGE, help=limits.NUMBER_DIGITS.how_to_raise())
+            return False
+        return True
+    if isinstance(value, str):
+        if "\0" in value:
+            st.error(span, f"param `{name}` in {file} holds a NUL character (U+0000)", codes.NUL_IN_STRING,
+                     help="no file name, title or FFmpeg argument can contain it; remove it")
+            return False
+        if len(value) > limits.STRING_CHARS.value():
+            st.error(span, f"param `{name}` in {file} is {len(value):,} characters long; a string holds at most "
+                     f"{limits.STRING_CHARS.value():,}", codes.STRING_TOO_LONG, help=limits.STRING_CHARS.how_to_raise())
+            return False
+        return True
+    if isinstance(value, list):
+        return all(_within_limits(st, v, span, file, name, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(_within_limits(st, v, span, file, name, depth + 1) for v in value.values())
+    return True
 
 
 def _override(st: State, raw: Any, ptype: str, name: str, span: Span):
@@ -133,7 +202,10 @@ def _override(st: State, raw: Any, ptype: str, name: str, span: Span):
         return raw
     try:
         item = parse_value(raw, span.file)
-    except RecipeError:
+    except RecipeError as err:
+        if ptype not in ("string", "path") and err.diagnostics[0].code != codes.NOT_A_VALUE.id:
+            st.diags.extend(attrs.evolve(d, span=span) for d in err.diagnostics)  # a limit: it says more than "not valid"
+            return FAIL
         if ptype in ("string", "path"):
             return raw
         st.error(span, f"`{raw}` is not a valid value for param `{name}`", codes.PARAM_TYPE_MISMATCH,

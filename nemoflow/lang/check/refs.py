@@ -39,6 +39,7 @@ def reference(st: State, item, want: str, inst: Instance, what: str, many: bool)
         found = lookup(st, name, index, span, inst, many)
         if found is None:
             return FAIL
+    st.refer(len(found), span)
     for target in found:
         if target.kind not in _WANTED[want]:
             kind = target.kind
@@ -57,14 +58,14 @@ def lookup(st: State, name: str, index: tuple[str, ...], span: Span, inst: Insta
     """The instances a name means: an explicit index, this loop item's instance, or every instance when `many`."""
     insts = st.decls.get(name)
     if not insts:
-        pool = [*st.decls, *inst.env]
+        hint = suggestion(name, [*st.decls, *inst.env]) if st.shown(codes.UNKNOWN_NAME, span) else None
         st.error(span, f"unknown name `{name}`", codes.UNKNOWN_NAME,
-                 help=suggestion(name, pool) or "declare it with `media`, `edit`, `ask` or `export`")
+                 help=hint or "declare it with `media`, `edit`, `ask` or `export`")
         return None
     if index:
-        for cand in insts:
-            if cand.index == index:
-                return [cand]
+        found = st.instances(name).get(index)
+        if found:
+            return found[:1]
         shown = ", ".join(c.label for c in insts[:6])
         st.error(span, f"no step `{label(name, index)}`", codes.NO_SUCH_INSTANCE,
                  help=f"`{name}` has: {shown}" + (" …" if len(insts) > 6 else ""))
@@ -74,8 +75,7 @@ def lookup(st: State, name: str, index: tuple[str, ...], span: Span, inst: Insta
         return [first]
     depth = len(first.loops)
     if inst.loops[:depth] == first.loops:
-        want = inst.index[:depth]
-        return [c for c in insts if c.index == want]
+        return list(st.instances(name).get(inst.index[:depth], ()))
     if many:
         return list(insts)
     examples = ", ".join(c.label for c in insts[:2])

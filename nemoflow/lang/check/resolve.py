@@ -30,6 +30,7 @@ from ...core.model import (
     StepRef,
     step_id,
 )
+from ...core.outputs import machine_specific
 from ...core.values import Duration, Resolution
 from .. import ast
 from .coerce import coerce
@@ -114,11 +115,11 @@ def _media_file_checks(st: State, path: Path, span: Span, shown: str) -> bool:
         st.error(span, f"unsupported media type `.{ext}`" if ext else f"media file has no extension: {shown}", codes.UNSUPPORTED_MEDIA_TYPE,
                  help="supported: " + ", ".join(sig.MEDIA_EXTENSIONS))
         return False
-    if path.is_dir():
+    if os.path.isdir(path):  # os.path, not Path: a name over NAME_MAX is "not found", not an OSError
         st.error(span, f"{shown} is a directory", codes.MEDIA_IS_DIRECTORY,
                  help="to use every file in it, loop: `for clip in glob(\"dir/*.mp4\")`")
         return False
-    if not path.exists():
+    if not os.path.exists(path):
         hint = similar_file(path)
         where = os.path.normpath(os.path.join(os.path.dirname(span.file), shown)) if not os.path.isabs(shown) else shown
         st.error(span, f"media file not found: {shown}", codes.MEDIA_NOT_FOUND,
@@ -134,7 +135,7 @@ def _edit(st: State, inst: Instance) -> None:
     if stmt.base is not None and base is None:
         return
     ops: list[Op] = []
-    inputs: list[str] = [base.id] if base else []
+    inputs: dict[str, None] = {base.id: None} if base else {}  # ordered, and membership is a lookup (concat of 4,000)
     ok = True
     clips = 0
     pending_transition: ast.Clause | None = None
@@ -161,8 +162,8 @@ def _edit(st: State, inst: Instance) -> None:
             pending_transition = None
         for value in args.values():
             for ref in value if isinstance(value, tuple) else (value,):
-                if isinstance(ref, StepRef) and ref.id not in inputs:
-                    inputs.append(ref.id)
+                if isinstance(ref, StepRef):
+                    inputs.setdefault(ref.id)
         ops.append(Op(signature.verb, args, clause.span))
     if pending_transition is not None and ok:
         st.error(pending_transition.span, "nothing follows this transition", codes.TRANSITION_LAST,
@@ -265,6 +266,28 @@ def _export(st: State, inst: Instance) -> None:
                              ExportSpec(base, path, ExportSettings(**settings)))
 
 
+def _save_allowed(st: State, save: str, target: Path, span: Span, inst: Instance) -> bool:
+    """Outputs go under the recipe's folder unless the person running it allows more (core/outputs.py)."""
+    portable = not machine_specific(save)
+    if st.outputs.allows(target, st.recipe_dir, written_portably=portable):
+        return True
+    home = st.recipe_dir
+    roots = st.outputs.root_paths(home)
+    allow = ("to allow this place, run with --allow-outside, or name a folder holding it as `output_root` under [run] in "
+             "your config file (or NEMOFLOW_OUTPUT_ROOT)" + (f"; the output roots now are: {', '.join(map(str, roots))}" if roots else ""))
+    if home == target or home in target.parents:  # an absolute or `~` path that happens to point inside
+        rel = os.path.relpath(target, home)
+        st.error(span, f"`save \"{save}\"` names a place on this machine only (an absolute or `~` path): {target}", codes.SAVE_OUTSIDE,
+                 help=f"write it relative to the recipe: `save \"{Path(rel).as_posix()}\"`; or, {allow}")
+        return False
+    written = Path(os.path.normpath(inst.base_dir / os.path.expanduser(save)))
+    through_link = portable and (written == home or home in written.parents)
+    how = "leads, through a symbolic link, outside" if through_link else "is outside"
+    st.error(span, f"`save \"{save}\"` {how} the recipe's folder: {target}", codes.SAVE_OUTSIDE,
+             help=f"outputs go under the recipe's folder ({home}), so that a shared recipe cannot write elsewhere; {allow}")
+    return False
+
+
 def _export_rules(st: State, settings: dict, spans: dict, inst: Instance) -> bool:
     """Rules across an export's settings: `save` vs `format`, codecs the container holds, size."""
     ok = True
@@ -291,12 +314,13 @@ def _export_rules(st: State, settings: dict, spans: dict, inst: Instance) -> boo
         else:
             fmt = fmt or ext
         target = (inst.base_dir / os.path.expanduser(save)).resolve()
-        if target.is_dir():
+        if os.path.isdir(target):
             st.error(span, f"`save` points at a directory: {save}", codes.SAVE_IS_DIRECTORY, help="give a file name inside it")
             ok = False
         if ".nemoflow" in target.parts:
             st.error(span, "exports cannot be written inside .nemoflow/ (the cache)", codes.SAVE_IN_CACHE)
             ok = False
+        ok = _save_allowed(st, save, target, span, inst) and ok
     codec = settings.get("codec")
     if codec is not None and fmt is not None and codec not in sig.FORMAT_CODECS[fmt]:
         st.error(spans["codec"].span, f"{fmt} files cannot hold {codec} video", codes.VIDEO_CODEC_CONTAINER,

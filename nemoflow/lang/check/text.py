@@ -129,7 +129,7 @@ def keyword_span(clause: ast.Clause, keyword: str) -> Span:
 def similar_file(path: Path) -> str | None:
     """A file beside `path` with a similar name, for "did you mean"."""
     parent = path.parent
-    if not parent.is_dir():
+    if not os.path.isdir(parent):
         return None
     try:
         names = [p.name for p in parent.iterdir()][:2000]

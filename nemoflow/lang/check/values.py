@@ -29,7 +29,7 @@ def param_value(st: State, var: ast.Var, env):
     if var.name in st.param_decls:
         st.used_params.add(var.name)
         return FAIL  # declared but invalid: already reported
-    names = [*st.param_decls, *env]
+    names = [*st.param_decls, *env] if st.shown(codes.UNKNOWN_PARAM, var.span) else []  # no "did you mean" for hidden ones
     st.error(var.span, f"unknown param `${var.name}`", codes.UNKNOWN_PARAM,
              help=(suggestion(var.name, names) and f"did you mean `${did_you_mean(var.name, names)}`?")
              or "declare it with `param NAME = default`")
@@ -64,7 +64,7 @@ def _interpolate(st: State, part: Interpolation, lit: ast.StringLit, env) -> str
         st.used_params.add(part.name)
         return None
     else:
-        names = [*st.param_decls, *env]
+        names = [*st.param_decls, *env] if st.shown(codes.UNKNOWN_INTERPOLATION, span) else []
         best = did_you_mean(part.name, names)
         st.error(span, f"unknown name `{part.name}` in `${{…}}`", codes.UNKNOWN_INTERPOLATION,
                  help=f"did you mean `${{{best}}}`?" if best else "`${…}` takes a param or a loop variable")

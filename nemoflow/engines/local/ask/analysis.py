@@ -22,7 +22,6 @@ import json
 import math
 import re
 import statistics
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -34,6 +33,7 @@ import attrs
 from ....draft.media import MediaEntry, MediaKind
 from ....errors import MediaError
 from ....media import ffmpeg as _ffmpeg
+from ....media import workdir
 from ....media.escape import filter_value
 from ....media.ffmpeg import Progress, atomic_output
 from ....media.sources import generator_source, input_args
@@ -233,7 +233,7 @@ def analyse(entry: MediaEntry, start_ms: int, length_ms: int, *, cache_dir: Path
         path = cache_path(cache_dir, content_id, start_ms, length_ms)
         an = _read_cache(path, start_ms, length_ms)
         if an is None:
-            an = _run(entry, start_ms, length_ms, what=what, on_progress=on_progress)
+            an = _run(entry, start_ms, length_ms, what=what, on_progress=on_progress, work_root=cache_dir / "tmp")
             _write_cache(path, an)
         _remember(content_id, an)
         return an
@@ -265,12 +265,15 @@ def _analysed_size(entry: MediaEntry) -> tuple[int, int]:
 
 
 def _run(entry: MediaEntry, start_ms: int, length_ms: int, *, what: str,
-         on_progress: Callable[[Progress], None] | None) -> Analysis:
+         on_progress: Callable[[Progress], None] | None, work_root: Path) -> Analysis:
+    """FFmpeg's measurements of the window, written to files in a work directory under `work_root` (the cache's
+    `tmp/`, where a killed run's leftovers are reaped by the next analysis: media/workdir.py)."""
     video, audio = _has_video(entry), _has_audio(entry)
     if not (video or audio):
         raise MediaError(f"{what}: the media has neither picture nor sound to analyse")
-    with tempfile.TemporaryDirectory(prefix="nemoflow-analysis-") as tmp:
-        vtxt, atxt, trf = (Path(tmp).resolve() / name for name in ("video.txt", "audio.txt", "motion.trf"))
+    workdir.reap(work_root)
+    with workdir.work_dir(work_root, "analysis") as tmp:
+        vtxt, atxt, trf = (tmp.resolve() / name for name in ("video.txt", "audio.txt", "motion.trf"))
         chains, maps = [], []
         if video:
             # format=yuv420p right after scale: swscale converts while scaling, and every stat is 8-bit limited range
