@@ -125,21 +125,8 @@ def swapped(work: Path, sources: Path, refs: fk.References) -> list[str]:
     root = work / "swapped"
     recipe = fk.project(root, TWO, sources)
     clip = root / "clip.mp4"
-    original = clip.read_bytes()
     real = steps_mod.KINDS[StepKind.EXPORT]
-
-    def wrapped(steps, step):
-        if step.id != "export.e0":
-            return real(steps, step)
-        shutil.copy2(sources / "swap.mp4", work / "swap.tmp")
-        os.replace(work / "swap.tmp", clip)
-        try:
-            return real(steps, step)
-        finally:
-            (work / "back.tmp").write_bytes(original)
-            shutil.copystat(sources / "clip.mp4", work / "back.tmp")
-            os.replace(work / "back.tmp", clip)
-
+    wrapped = fk.swapping(real, "export.e0", clip, sources / "swap.mp4", sources / "clip.mp4", work)
     steps_mod.KINDS[StepKind.EXPORT] = wrapped
     try:
         first = nf("run", recipe, "--json", "-j", "1")

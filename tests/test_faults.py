@@ -510,20 +510,7 @@ def test_a_source_swapped_while_rendering_is_rendered_again_next_run(tmp_path, m
     recipe = _recipe(tmp_path / "p", TWO, sources)
     clip = tmp_path / "p" / "clip.mp4"
     original = clip.read_bytes()
-    real_export = steps_mod.KINDS[StepKind.EXPORT]
-
-    def swapped(steps, step):
-        if step.id != "export.e0":
-            return real_export(steps, step)
-        shutil.copy2(sources / "swap.mp4", tmp_path / "swap.tmp")
-        os.replace(tmp_path / "swap.tmp", clip)
-        try:
-            return real_export(steps, step)
-        finally:
-            (tmp_path / "back.tmp").write_bytes(original)
-            shutil.copystat(sources / "clip.mp4", tmp_path / "back.tmp")
-            os.replace(tmp_path / "back.tmp", clip)
-
+    swapped = fk.swapping(steps_mod.KINDS[StepKind.EXPORT], "export.e0", clip, sources / "swap.mp4", sources / "clip.mp4", tmp_path)
     monkeypatch.setitem(steps_mod.KINDS, StepKind.EXPORT, swapped)
     first = nf("run", recipe, "--json", "-j", "1")
     monkeypatch.undo()
