@@ -56,45 +56,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 TOKEN = "bench-variants-token"
 RUN_TIMEOUT = 600
+sys.path.insert(0, str(ROOT / "tests"))
+from nemokit import CHAIN  # noqa: E402  (the chain the variants test runs: one recipe, not two copies)
 
-CHAIN = """nemo 1
-
-param closing = "Bye"
-
-media clip = "clip.mp4"
-media still = "still.png"
-media tone = tone 220hz duration 10s volume 50%
-media beep = tone 880hz duration 1s
-
-edit cut {
-  video clip from 0.5s to 2.5s
-  transition crossfade 500ms
-  image still for 1s
-  grade warm 60%
-  title "Hello" from 0s to 1s
-  text "World" at bottom from 1s to 2s
-  music tone volume 35% fade out 1s
-  audio beep at 1s volume 80%
-}
-
-ask polish = cut "color grade it"
-ask more = polish "title '${closing}' for 1 seconds"
-
-export plain = cut {
-  size 320x180
-  save "out/plain.mp4"
-}
-
-export final = polish {
-  size 320x180
-  save "out/final.mp4"
-}
-
-export later = more {
-  size 320x180
-  save "out/later.mp4"
-}
-"""
 CHAIN_OUT = {f"out/{n}.mp4": ((320, 180), 2.5) for n in ("plain", "final", "later")}
 
 # (recipe, arguments, outputs: path -> (size, seconds or None))

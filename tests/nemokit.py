@@ -50,3 +50,50 @@ def quiet(fake: FakeNemo) -> list:
 
 def requests(fake: FakeNemo, method: str, contains: str) -> list:
     return [r for r in quiet(fake) if r.method == method and contains in r.path]
+
+
+# An edit → ask → export chain: an edit, two asks on it, exports of each (the variants test and benchmark run it).
+CHAIN = """nemo 1
+
+param closing = "Bye"
+
+media clip = "clip.mp4"
+media still = "still.png"
+media tone = tone 220hz duration 10s volume 50%
+media beep = tone 880hz duration 1s
+
+edit cut {
+  video clip from 0.5s to 2.5s
+  transition crossfade 500ms
+  image still for 1s
+  grade warm 60%
+  title "Hello" from 0s to 1s
+  text "World" at bottom from 1s to 2s
+  music tone volume 35% fade out 1s
+  audio beep at 1s volume 80%
+}
+
+ask polish = cut "color grade it"
+ask more = polish "title '${closing}' for 1 seconds"
+
+export plain = cut {
+  size 320x180
+  save "out/plain.mp4"
+}
+
+export final = polish {
+  size 320x180
+  save "out/final.mp4"
+}
+
+export later = more {
+  size 320x180
+  save "out/later.mp4"
+}
+
+expect final {
+  duration ~= 2.5s
+  size == 320x180
+  has audio
+}
+"""

@@ -19,7 +19,7 @@ import av
 import pytest
 from conftest import EXAMPLES
 from mediagen import make_image, make_video
-from nemokit import fast_cloud, quiet
+from nemokit import CHAIN, fast_cloud, quiet
 from runnerkit import finished, nf
 
 from nemoflow.engines.nemo.drafts import ServiceDraft
@@ -28,50 +28,6 @@ from nemoflow.testing.fake_nemo import VARIANTS, FakeNemo, variant_quirks
 CASES = [(name, chaos) for name in VARIANTS for chaos in (False, True)]
 TOKEN = "variant-token-do-not-print"
 
-CHAIN = """nemo 1
-
-param closing = "Bye"
-
-media clip = "clip.mp4"
-media still = "still.png"
-media tone = tone 220hz duration 10s volume 50%
-media beep = tone 880hz duration 1s
-
-edit cut {
-  video clip from 0.5s to 2.5s
-  transition crossfade 500ms
-  image still for 1s
-  grade warm 60%
-  title "Hello" from 0s to 1s
-  text "World" at bottom from 1s to 2s
-  music tone volume 35% fade out 1s
-  audio beep at 1s volume 80%
-}
-
-ask polish = cut "color grade it"
-ask more = polish "title '${closing}' for 1 seconds"
-
-export plain = cut {
-  size 320x180
-  save "out/plain.mp4"
-}
-
-export final = polish {
-  size 320x180
-  save "out/final.mp4"
-}
-
-export later = more {
-  size 320x180
-  save "out/later.mp4"
-}
-
-expect final {
-  duration ~= 2.5s
-  size == 320x180
-  has audio
-}
-"""
 
 
 @pytest.fixture(scope="module")
