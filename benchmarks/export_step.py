@@ -2,9 +2,12 @@
 
 Used by render.py to measure the smart cut itself: `nemoflow run` adds a fixed
 ~0.4 s (Python, imports, checking the recipe, probing the media) that has
-nothing to do with how the export is done. Prints `export_seconds=<s>`.
+nothing to do with how the export is done. Prints `export_seconds=<s>` and,
+per export, `method=<render|smartcut>` (how the file was made: render.py
+checks it, so a timing is never of something else).
 
-    python benchmarks/export_step.py RECIPE STATE_DIR   (STATE_DIR: a fresh directory, so nothing is read from a cache)
+    python benchmarks/export_step.py RECIPE STATE_DIR   (STATE_DIR: a new directory, so nothing is read from a cache;
+                                                         an existing non-empty one is refused)
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from nemoflow.run.workspace import RunOptions, Workspace
 
 
 def main(recipe_path: str, state_dir: str) -> int:
+    if Path(state_dir).exists() and any(Path(state_dir).iterdir()):
+        print(f"export_step.py: {state_dir} is not empty; give a new directory, so nothing comes from a cache", file=sys.stderr)
+        return 2
     recipe = check_file(Path(recipe_path), {}, None, display=recipe_path)
     with Workspace(recipe, RunOptions(state_dir=Path(state_dir))).reading() as steps:
         for media in recipe.by_kind(StepKind.MEDIA):
@@ -30,6 +36,7 @@ def main(recipe_path: str, state_dir: str) -> int:
             outcome = steps.run(step)
             total += time.perf_counter() - start
             print(f"{step.id}: {outcome.result['method']} {outcome.result['detail']}", file=sys.stderr)
+            print(f"method={outcome.result['method']}")
     print(f"export_seconds={total:.6f}")
     return 0
 

@@ -2,7 +2,11 @@
 
 Absolute seconds drift from machine to machine (and minute to minute on a
 noisy one), so every target is a ratio of two cases timed in the same run,
-interleaved round-robin, medians of --repeats runs:
+interleaved round-robin: the median over --repeats rounds of each round's
+ratio (its range shown too), so a burst of other load hits both sides of a
+pair rather than one side's median. CPU seconds of the process trees are
+shown beside wall time: on a machine shared with other work they are the
+steadier figure.
 
   nemoflow standard edit / hand-written single FFmpeg graph      <= 1.05
   MoviePy 2.x, same edit / nemoflow                               >= 3
@@ -11,9 +15,17 @@ interleaved round-robin, medians of --repeats runs:
   (plus the smart cut off keyframes, 2.5-12.5 s: ratio reported, no target)
 
 Inputs are generated with the FFmpeg from the imageio-ffmpeg wheel, nothing is
-downloaded: a 20 s WxH 30 fps H.264 + AAC source (testsrc2 + 440 Hz sine,
+downloaded: a 20 s WxH 30 fps H.264 + stereo AAC source (testsrc2 + 440 Hz sine,
 libx264 ultrafast crf 18, -g 30: a 1 s GOP, like phone footage) and a 30 s
-220 Hz music file (AAC, .m4a).
+220 Hz music file (mono AAC, .m4a).
+
+Every timed run must do the work it is timed for, or the case fails (exit 1,
+no PASS): its output is deleted first and must come back newer than the run;
+`nemoflow run` is given `--force 'export.*'` (its state dir is warm, media
+probed, as on a user's second run) and its own journal must show every export
+step run, not cached or restored from the store, by the expected method (a
+filter-graph render, or a smart cut); export_step.py gets a new state dir
+per run and must print the method it used.
 
     python benchmarks/render.py [--json] [--repeats 3] [--no-moviepy] [--size 3840x2160] [--keep DIR]
 
@@ -53,6 +65,7 @@ EXPORT_STEP = Path(__file__).resolve().parent / "export_step.py"
 FPS = 30
 SOURCE_SECONDS, MUSIC_SECONDS = 20, 30
 POLL_SECONDS = 0.05
+STATE = "state"  # the nemoflow runs' state dir, under the work dir
 GRADE = "eq=contrast=1.12:saturation=1.3:gamma_r=1.1:gamma_b=0.9"  # nemoflow's grade "teal-orange" at 100%
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-profile:v", "high", "-pix_fmt", "yuv420p"]
 AAC = ["-c:a", "aac", "-b:a", "192k"]
@@ -107,6 +120,9 @@ class Measured:
     own_peak_mb: float | None  # last VmHWM read from /proc/<pid>/status while it ran (Python cases)
     tree_max_mb: float  # wait4's ru_maxrss: the largest single process among it and its waited-for children
     stderr: str
+    pid: int  # nemoflow names its journal after it: how a run is shown to have rendered
+    started_ns: int  # time.time_ns() just before the spawn: an output older than this was not written by the run
+    cpu: float  # user + system seconds of the process and its waited-for children (FFmpeg included)
 
 
 def _vm_hwm_kb(status_path: str) -> int | None:
@@ -130,6 +146,7 @@ def run_measured(cmd: list[str], *, cwd: Path, log_stem: Path, env: dict[str, st
     """
     out_path, err_path = log_stem.with_suffix(".stdout.log"), log_stem.with_suffix(".stderr.log")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        started_ns = time.time_ns()
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         hwm: list[int | None] = [None]
@@ -160,7 +177,8 @@ def run_measured(cmd: list[str], *, cwd: Path, log_stem: Path, env: dict[str, st
                 proc.kill()
                 proc.wait()
     stderr = err_path.read_text(errors="replace")
-    return Measured(wall, proc.returncode, None if hwm[0] is None else hwm[0] / 1024, usage.ru_maxrss / 1024, stderr)
+    return Measured(wall, proc.returncode, None if hwm[0] is None else hwm[0] / 1024, usage.ru_maxrss / 1024, stderr,
+                    proc.pid, started_ns, usage.ru_utime + usage.ru_stime)
 
 
 def run_quiet(cmd: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -188,7 +206,7 @@ def source_commands(ffmpeg: str, width: int, height: int) -> dict[str, list[str]
         "src.mp4": [ffmpeg, *QUIET, "-f", "lavfi", "-i", f"testsrc2=s={width}x{height}:r={FPS}:d={SOURCE_SECONDS}",
                     "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={SOURCE_SECONDS}",
                     "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", "-g", str(FPS), "-pix_fmt", "yuv420p",
-                    *AAC, "-shortest", "src.mp4"],
+                    *AAC, "-ac", "2", "-shortest", "src.mp4"],  # stereo, as phones record (smart cut copies stereo only)
         "music.m4a": [ffmpeg, *QUIET, "-f", "lavfi", "-i", f"sine=frequency=220:sample_rate=48000:duration={MUSIC_SECONDS}",
                       *AAC, "music.m4a"],
     }
@@ -229,6 +247,11 @@ class Case:
     inner: bool = False  # the command prints export_seconds=…: time the export step, not the whole process
     recipe: Path | None = None  # nemoflow cases: checked before timing, cache dir seeded per run
     env: dict[str, str] | None = None  # extra environment variables
+    # How each timed run is shown to have done the work (a benchmark that can time a cache hit cannot fail):
+    # "file" a new output file (FFmpeg, MoviePy); "journal" the run's own journal says every export step ran
+    # (not cached, not restored) by `method`; "step" export_step.py printed that it made the file by `method`.
+    proof: str = "file"
+    method: str = ""  # "render" (one filter graph) or "smartcut"
     status: str = "ok"  # ok, failed, skipped
     note: str = ""
     why: str = ""  # one line: why it failed
@@ -236,15 +259,22 @@ class Case:
     runs: list[float] = field(default_factory=list)
     own_peak_mb: list[float] = field(default_factory=list)
     tree_max_mb: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # CPU seconds of the whole process tree, per run
+    proofs: list[str] = field(default_factory=list)  # per run: what showed that it rendered
 
     @property
     def median(self) -> float | None:
         return statistics.median(self.runs) if self.runs else None
 
+    @property
+    def cpu_median(self) -> float | None:
+        return statistics.median(self.cpu) if self.cpu else None
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "label": self.label, "status": self.status,
             "median_s": _round(self.median, 3), "runs": [round(r, 3) for r in self.runs],
+            "cpu_s": [round(c, 2) for c in self.cpu], "rendered": self.proofs,
             "peak_rss_mb": _round(max(self.own_peak_mb or self.tree_max_mb, default=None), 1),
             "process_tree_max_rss_mb": _round(max(self.tree_max_mb, default=None), 1),
         }
@@ -275,7 +305,8 @@ def build_cases(work: Path, ffmpeg: str, width: int, height: int, with_moviepy: 
                 "-crf", "20", *AAC, str(out / f"{name}.mp4")]
 
     def nemoflow(recipe: Path) -> list[str]:
-        return [sys.executable, "-m", "nemoflow.cli", "run", str(recipe)]
+        # --force: the state dir is warm (its media probed, as on a user's second run) but the export renders every time
+        return [sys.executable, "-m", "nemoflow.cli", "run", str(recipe), "--force", "export.*", "--state-dir", str(work / STATE)]
 
     recipes = {
         "standard": STANDARD_RECIPE.format(size=size),
@@ -291,17 +322,17 @@ def build_cases(work: Path, ffmpeg: str, width: int, height: int, with_moviepy: 
     cases = [
         Case("reference", "ffmpeg graph (reference)", reference, out / "reference.mp4"),
         Case("nemoflow", "nemoflow", nemoflow(paths["standard"]), out / "nemoflow.mp4", python=True,
-             recipe=paths["standard"]),
+             recipe=paths["standard"], proof="journal", method="render"),
         Case("reencode", "re-encode 2-12 s (ffmpeg)", reencode("2", "reencode"), out / "reencode.mp4"),
         Case("smartcut", "smart cut 2-12 s (nemoflow)", nemoflow(paths["trim"]), out / "trim.mp4", python=True,
-             recipe=paths["trim"]),
-        Case("smartcut_step", "smart cut 2-12 s (export step only)",
-             [sys.executable, str(EXPORT_STEP), str(paths["trim_step"]), str(out / "trim_step_state")], out / "trim_step.mp4", python=True,
-             recipe=paths["trim_step"], inner=True),
+             recipe=paths["trim"], proof="journal", method="smartcut"),
+        Case("smartcut_step", "smart cut 2-12 s (export step only)",  # {run}: a new state dir per run
+             [sys.executable, str(EXPORT_STEP), str(paths["trim_step"]), str(work / "step-state" / "{run}")], out / "trim_step.mp4",
+             python=True, recipe=paths["trim_step"], inner=True, proof="step", method="smartcut"),
         Case("reencode_offkey", "re-encode 2.5-12.5 s (ffmpeg)", reencode("2.5", "reencode_offkey"),
              out / "reencode_offkey.mp4"),
         Case("smartcut_offkey", "smart cut 2.5-12.5 s (nemoflow)", nemoflow(paths["trim_offkey"]),
-             out / "trim_offkey.mp4", python=True, recipe=paths["trim_offkey"]),
+             out / "trim_offkey.mp4", python=True, recipe=paths["trim_offkey"], proof="journal", method="smartcut"),
     ]
     moviepy = Case("moviepy", "MoviePy 2.x",
                    [sys.executable, str(MOVIEPY_SCRIPT), "src.mp4", "music.m4a", str(out / "moviepy.mp4"),
@@ -328,21 +359,75 @@ def nemoflow_env(work: Path, cache: Path) -> dict[str, str]:
     env["NO_COLOR"] = "1"
     for var in ("NEMOFLOW_FFMPEG", "NEMOFLOW_CACHE_DIR"):  # the wheel's FFmpeg; the cache under XDG_CACHE_HOME
         env.pop(var, None)
+    # .pyc files written (by `check` before timing), as an installed package has them: with this set, every timed
+    # run would compile each module whose source changed since its .pyc, a cost no user pays
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
 def preflight(case: Case, work: Path) -> None:
-    """`nemoflow check` the recipe: warms .pyc files and the grammar cache, and fails early on a contract change."""
+    """`nemoflow check` the recipe: warms .pyc files and the grammar cache, and fails early on a contract change.
+
+    For `nemoflow run` cases, then run the recipe's media steps only: the state dir is warm (media probed) as on
+    a user's second run, and every timed run is `--force`d to render its exports all the same.
+    """
     assert case.recipe is not None
-    proc = run_quiet([sys.executable, "-m", "nemoflow.cli", "check", str(case.recipe)], cwd=work,
-                     env=nemoflow_env(work, work / "cache" / "preflight"))
-    if proc.returncode != 0:
-        case.status, case.why = "failed", f"`nemoflow check {case.recipe.name}` exited {proc.returncode}"
-        case.error = f"{' '.join(proc.args)}\n{tail(proc.stderr)}"
+    env = nemoflow_env(work, work / "cache" / "preflight")
+    commands = [[sys.executable, "-m", "nemoflow.cli", "check", str(case.recipe)]]
+    if case.proof == "journal":
+        media = [f"media.{name}" for name in re.findall(r"^media (\w+) =", case.recipe.read_text(), flags=re.M)]
+        commands.append([sys.executable, "-m", "nemoflow.cli", "run", str(case.recipe), *media, "--state-dir", str(work / STATE)])
+    for cmd in commands:
+        proc = run_quiet(cmd, cwd=work, env=env)
+        if proc.returncode != 0:
+            case.status, case.why = "failed", f"`nemoflow {cmd[3]} {case.recipe.name}` exited {proc.returncode}"
+            case.error = f"{' '.join(proc.args)}\n{tail(proc.stderr)}"
+            return
+
+
+def rendered(case: Case, result: Measured, work: Path, log_stem: Path) -> tuple[bool, str]:
+    """Did this timed run do the work it was timed for? (ok, what shows it, or why not).
+
+    The output file was removed before the run, so it must exist, be non-empty and be newer than the spawn. A
+    nemoflow run must also say so in its own journal (named after its pid): every export step started with
+    action "run" and finished "ok" (not "cached", not "restored" from the store), made by `case.method`.
+    """
+    try:
+        st = case.output.stat()
+    except OSError:
+        return False, f"wrote no {case.output.name}"
+    if st.st_size == 0 or st.st_mtime_ns < result.started_ns:
+        return False, f"{case.output.name} is empty or older than the run ({st.st_size} bytes)"
+    if case.proof == "file":
+        return True, f"new {case.output.name}"
+    if case.proof == "step":
+        found = re.search(r"^method=(\w+)$", log_stem.with_suffix(".stdout.log").read_text(), flags=re.M)
+        if not found or found.group(1) != case.method:
+            return False, f"export_step.py made the file by {found.group(1) if found else 'an unknown method'}, not {case.method}"
+        return True, f"export step: {case.method}"
+    journals = list((work / STATE / "recipes").glob(f"*/journal/*-{result.pid}.jsonl"))
+    events = []
+    for journal in journals:
+        if journal.stat().st_mtime_ns >= result.started_ns:
+            events = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+    if not events or events[0].get("event") != "run-started" or events[0].get("pid") != result.pid:
+        return False, f"no journal of this run (pid {result.pid}) under {work / STATE}"
+    started = [e for e in events if e["event"] == "step-started" and e["kind"] == "export"]
+    finished = [e for e in events if e["event"] == "step-finished" and e["kind"] == "export"]
+    if not finished or len(started) != len(finished):
+        return False, "the journal shows no export step that ran"
+    for event in finished:
+        smart = "smart cut" in event.get("summary", "")
+        if event["status"] != "ok" or (smart != (case.method == "smartcut")):
+            return False, f"{event['step']} {event['status']}: {event.get('summary', '')} (want ok, by {case.method})"
+    if any(e["action"] != "run" for e in started):
+        return False, "an export step was restored from the store, not rendered"
+    return True, "; ".join(f"{e['step']} ran: {e.get('summary', '')}" for e in finished)
 
 
 def run_case(case: Case, work: Path, counter: int) -> None:
     case.output.unlink(missing_ok=True)  # a stale file must not pass the checks
+    cmd = [arg.replace("{run}", f"run{counter}") for arg in case.cmd]
     env = None
     if case.recipe is not None:
         # A fresh cache dir per run, so a render cache (if nemoflow grows one) cannot turn repeats into
@@ -352,10 +437,12 @@ def run_case(case: Case, work: Path, counter: int) -> None:
         run_quiet([sys.executable, "-m", "nemoflow.cli", "check", str(case.recipe)], cwd=work, env=env)
     elif case.env is not None:
         env = dict(os.environ, **case.env)
-    result = run_measured(case.cmd, cwd=work, log_stem=work / "logs" / f"{case.name}-{counter}", env=env, poll_hwm=case.python)
-    if result.returncode != 0 or not case.output.exists():
-        why = f"exited {result.returncode}" if result.returncode != 0 else f"exited 0 but wrote no {case.output.name}"
-        case.status, case.why, case.error = "failed", why, f"{' '.join(case.cmd)}\n{tail(result.stderr)}"
+    log_stem = work / "logs" / f"{case.name}-{counter}"
+    result = run_measured(cmd, cwd=work, log_stem=log_stem, env=env, poll_hwm=case.python)
+    ok, proof = rendered(case, result, work, log_stem) if result.returncode == 0 else (False, f"exited {result.returncode}")
+    if not ok:
+        why = proof if result.returncode != 0 else f"did not render: {proof}"
+        case.status, case.why, case.error = "failed", why, f"{' '.join(cmd)}\n{tail(result.stderr)}"
         log(f"  {case.name}: FAILED ({why}); stderr:\n{tail(result.stderr, 10)}")
         return
     wall = result.wall
@@ -366,11 +453,13 @@ def run_case(case: Case, work: Path, counter: int) -> None:
             return
         wall = float(found.group(1))
     case.runs.append(wall)
+    case.cpu.append(result.cpu)
+    case.proofs.append(proof)
     case.tree_max_mb.append(result.tree_max_mb)
     if result.own_peak_mb is not None:
         case.own_peak_mb.append(result.own_peak_mb)
     rss = result.own_peak_mb if result.own_peak_mb is not None else result.tree_max_mb
-    log(f"  {case.name:<16} {wall:8.2f} s   peak RSS {rss:7.1f} MB")
+    log(f"  {case.name:<16} {wall:8.2f} s   cpu {result.cpu:7.2f} s   peak RSS {rss:7.1f} MB   ({proof})")
 
 
 # ---------------------------------------------------------------- checking outputs
@@ -512,10 +601,24 @@ def run_checks(cases: dict[str, Case], work: Path, width: int, height: int) -> t
 # ---------------------------------------------------------------- report
 
 
-def ratio(numerator: Case, denominator: Case) -> float | None:
-    if numerator.median is None or denominator.median is None or denominator.median == 0:
-        return None
-    return numerator.median / denominator.median
+def pair_ratios(numerator: Case, denominator: Case, *, cpu: bool = False) -> list[float]:
+    """One ratio per round: the two runs of a round ran one after the other, under the same load (wall, or CPU
+    of the process trees). Empty unless both cases ran and proved every run; a once-only case (MoviePy) is
+    paired with the other case's median."""
+    if numerator.status != "ok" or denominator.status != "ok":
+        return []
+    top, bottom = (numerator.cpu, denominator.cpu) if cpu else (numerator.runs, denominator.runs)
+    if not top or not bottom or min(bottom) <= 0:
+        return []
+    if len(top) != len(bottom):
+        return [statistics.median(top) / statistics.median(bottom)]
+    return [a / b for a, b in zip(top, bottom, strict=True)]
+
+
+def ratio(numerator: Case, denominator: Case, *, cpu: bool = False) -> float | None:
+    """The median of the per-round ratios (steadier than a ratio of medians on a shared machine); None unless both ran."""
+    pairs = pair_ratios(numerator, denominator, cpu=cpu)
+    return statistics.median(pairs) if pairs else None
 
 
 def verdict(name: str, value: float | None, skipped: bool) -> str:
@@ -549,26 +652,32 @@ def print_table(report: dict[str, Any], cases: dict[str, Case]) -> None:
         case = cases[name]
         data = report["cases"][name]
         wall = "skipped" if case.status == "skipped" else ("FAILED" if case.status == "failed" else f"{case.median:.2f} s")
+        cpu = f"{case.cpu_median:.2f} s" if case.status == "ok" and case.cpu_median is not None else ""
         rss = f"{data['peak_rss_mb']:.0f} MB" if data["peak_rss_mb"] is not None else ""
         rat = tgt = res = ""
         if name in ratio_of:
             key, what = ratio_of[name]
             value = ratios.get(key)
             rat = f"{what} = {value:.2f}" if value is not None else f"{what} = n/a"
+            spread = report["ratio_ranges"].get(key)
+            if spread and spread[0] != spread[1]:
+                rat += f" ({spread[0]:.2f}-{spread[1]:.2f})"
             if name == "moviepy" and ratios.get("moviepy_vs_ffmpeg") is not None:
                 rat += f" (/ ffmpeg graph = {ratios['moviepy_vs_ffmpeg']:.2f})"
+            if name == "nemoflow" and ratios.get("nemoflow_vs_ffmpeg_cpu") is not None:
+                rat += f" (CPU {ratios['nemoflow_vs_ffmpeg_cpu']:.2f})"
             if key in TARGETS:
                 tgt = f"{TARGETS[key][0]} {TARGETS[key][1]:g}"
             res = verdicts[key]
-        rows.append((case.label, wall, str(len(case.runs)), rss, rat, tgt, res))
+        rows.append((case.label, wall, cpu, str(len(case.runs)), rss, rat, tgt, res))
     rss_value = report["nemoflow_peak_rss_mb"]
-    rows.append(("nemoflow peak RSS (Python process only)", "", "", f"{rss_value:.0f} MB" if rss_value is not None else "n/a",
+    rows.append(("nemoflow peak RSS (Python process only)", "", "", "", f"{rss_value:.0f} MB" if rss_value is not None else "n/a",
                  "", "<= 150 MB", verdicts["nemoflow_peak_rss_mb"]))
-    headers = ("case", "median wall", "runs", "peak RSS", "ratio", "target", "result")
+    headers = ("case", "median wall", "median CPU", "runs", "peak RSS", "ratio", "target", "result")
     machine = report["machine"]
     title = (f"render benchmark, {report['size']}, {report['repeats']} interleaved round(s), medians; "
              f"FFmpeg {machine['ffmpeg']}, {machine['cpu_count']} CPUs")
-    show_table(title, headers, rows, right=("median wall", "runs", "peak RSS"), width=120)
+    show_table(title, headers, rows, right=("median wall", "median CPU", "runs", "peak RSS"), width=132)
     print()
     for line in report["notes"]:
         print(f"- {line}")
@@ -648,17 +757,25 @@ def main() -> int:
             "reencode_vs_smartcut": ratio(cases["reencode"], cases["smartcut_step"]),
             "reencode_vs_smartcut_cli": ratio(cases["reencode"], cases["smartcut"]),
             "reencode_vs_smartcut_offkey": ratio(cases["reencode_offkey"], cases["smartcut_offkey"]),
+            # CPU seconds of the process trees: steadier than wall time when other work shares the machine
+            "nemoflow_vs_ffmpeg_cpu": ratio(cases["nemoflow"], cases["reference"], cpu=True),
         }
+        pairs = {"nemoflow_vs_ffmpeg": ("nemoflow", "reference", False), "nemoflow_vs_ffmpeg_cpu": ("nemoflow", "reference", True),
+                 "reencode_vs_smartcut": ("reencode", "smartcut_step", False),
+                 "reencode_vs_smartcut_cli": ("reencode", "smartcut", False),
+                 "reencode_vs_smartcut_offkey": ("reencode_offkey", "smartcut_offkey", False)}
+        ranges = {key: pair_ratios(cases[a], cases[b], cpu=cpu) for key, (a, b, cpu) in pairs.items()}
         nemo_rss = max(cases["nemoflow"].own_peak_mb, default=None)
         verdicts = {key: verdict(key, value, key == "moviepy_vs_nemoflow" and cases["moviepy"].status == "skipped")
                     for key, value in ratios.items()}
         verdicts["nemoflow_peak_rss_mb"] = verdict("nemoflow_peak_rss_mb", nemo_rss, False)
         passed = all(v in ("PASS", "skipped", "info") for v in verdicts.values()) and all(c["ok"] for c in checks.values())
         notes = [
-            f"source: {SOURCE_SECONDS} s {width}x{height} {FPS} fps H.264 + AAC, testsrc2 + 440 Hz, libx264 ultrafast crf 18, "
+            f"source: {SOURCE_SECONDS} s {width}x{height} {FPS} fps H.264 + stereo AAC, testsrc2 + 440 Hz, libx264 ultrafast crf 18, "
             f"-g {FPS}: a 1 s GOP like phone footage (keyframes every 1 s, so 2 s is on one and 2.5 s is not); "
             f"music: {MUSIC_SECONDS} s 220 Hz sine, AAC .m4a",
-            f"{args.repeats} round(s), cases interleaved round-robin, medians; MoviePy runs once only (minutes at 4K)",
+            f"{args.repeats} round(s), cases interleaved round-robin; a ratio is the median of the rounds' ratios (the two runs "
+            "of a round ran one after the other), its range in brackets; MoviePy runs once only (minutes at 4K)",
             "peak RSS: own VmHWM polled every 50 ms for Python processes (nemoflow, MoviePy: not their FFmpeg children); "
             "ru_maxrss of the ffmpeg process itself for the ffmpeg cases",
             "MoviePy grade: numpy contrast 1.12 + saturation 1.3 per RGB frame, without eq's gamma_r/gamma_b chroma shift",
@@ -666,10 +783,13 @@ def main() -> int:
             f"on {machine['cpus_usable']} usable CPUs: other load skews the seconds, less so the ratios",
         ]
         notes += [f"{c.name}: {c.note}" for c in case_list if c.status == "skipped"]
+        notes += [f"{c.name}: every timed run did the work ({len(c.proofs)} of {len(c.runs)}): {c.proofs[-1]}"
+                  for c in case_list if c.status == "ok" and c.proofs and c.proof != "file"]
         report = {
             "machine": machine, "size": f"{width}x{height}", "repeats": args.repeats,
             "cases": {c.name: c.to_json() for c in case_list},
             "ratios": {k: _round(v, 3) for k, v in ratios.items()},
+            "ratio_ranges": {k: [round(min(v), 3), round(max(v), 3)] for k, v in ranges.items() if v},
             "targets": {k: f"{op} {bound:g}" for k, (op, bound) in TARGETS.items()},
             "verdicts": verdicts,
             "nemoflow_peak_rss_mb": _round(nemo_rss, 1),
