@@ -39,3 +39,12 @@ def _no_cloud(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("NEMOFLOW_ENGINE", raising=False)
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.setenv("NEMOFLOW_CACHE_DIR", str(home / "cache"))  # analyses and stabilization passes stay per test
+
+
+@pytest.fixture(autouse=True)
+def _ffmpeg_may_start():
+    """Each test starts with FFmpeg allowed: a run cancelled in an earlier test (stop_all) must not refuse the
+    measurements a later test makes directly, outside a run (every FFmpeg start honours stop_all)."""
+    from nemoflow.media.ffmpeg import allow_start
+
+    allow_start()

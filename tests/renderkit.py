@@ -54,3 +54,34 @@ def sound(path: Path) -> tuple[np.ndarray, int]:
 
 def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(samples**2)))
+
+
+def coded_frames(path: Path) -> tuple[list[float], list[int]]:
+    """Each frame's time and the source frame number its flat luma encodes (sources made with `geq=lum='2*N'`)."""
+    times, numbers = [], []
+    with av.open(str(path)) as c:
+        for f in c.decode(video=0):
+            plane = f.planes[0]
+            y = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:f.height, :f.width]
+            times.append(float(f.time))
+            numbers.append(round(float(np.median(y)) / 2))
+    return times, numbers
+
+
+def click_times(path: Path) -> list[float]:
+    """Rising edges of the clicks in the first channel, in seconds on the file's timeline."""
+    with av.open(str(path)) as c:
+        stream = c.streams.audio[0]
+        start, chunks = None, []
+        for f in c.decode(stream):
+            start = float(f.time) if start is None else start
+            chunks.append(f.to_ndarray().reshape(-1, f.samples)[0] if f.format.is_planar else f.to_ndarray()[0][::len(f.layout.channels)])
+        rate = stream.rate
+    s = np.abs(np.concatenate(chunks))
+    loud = s > 0.3 * s.max()
+    edges = np.flatnonzero(loud[1:] & ~loud[:-1]) + 1
+    kept: list[int] = []
+    for e in edges:
+        if not kept or e - kept[-1] > rate // 20:
+            kept.append(int(e))
+    return [start + e / rate for e in kept]

@@ -134,8 +134,8 @@ def _compile(text: str, tmp_path: Path, media: dict) -> dict[str, Draft]:
 
 
 def test_edit_clauses_compile_in_order(tmp_path):
-    (tmp_path / "a.mp4").write_bytes(b"x")
-    (tmp_path / "s.mp3").write_bytes(b"x")
+    (tmp_path / "a.mp4").write_bytes((b"G" + b"." * 187) * 3)  # MPEG-TS sync bytes: check takes it for a video
+    (tmp_path / "s.mp3").write_bytes(b"ID344     ")  # an ID3 tag: check takes it for MP3
     text = """nemo 1
 media a = "a.mp4"
 media s = "s.mp3"
@@ -170,7 +170,7 @@ edit outer {
 
 
 def test_edit_errors_point_at_the_clause(tmp_path):
-    (tmp_path / "a.mp4").write_bytes(b"x")
+    (tmp_path / "a.mp4").write_bytes((b"G" + b"." * 187) * 3)
     text = 'nemo 1\nmedia a = "a.mp4"\nedit cut {\n  video a from 2s to 30s\n}\n'
     with pytest.raises(DraftError, match=r"t\.nemo:4:3: in edit\.cut, `video`: the clip runs to 30s but `media\.a` is only 10s long"):
         _compile(text, tmp_path, {"media.a": {**CLIP, "path": str(tmp_path / "a.mp4")}})

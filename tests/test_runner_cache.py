@@ -102,7 +102,8 @@ def test_another_ffmpeg_build_reruns_everything(project, tmp_path):
     from nemoflow.media.ffmpeg import ffmpeg_exe
 
     fake = tmp_path / "ffmpeg-fake"
-    fake.write_text(f'#!/bin/sh\nif [ "$2" = "-version" ]; then echo "ffmpeg version n99.0-test"; exit 0; fi\nexec "{ffmpeg_exe()}" "$@"\n')
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do if [ "$a" = "-version" ]; then echo "ffmpeg version n99.0-test"; exit 0; fi; done\n'
+                    f'exec "{ffmpeg_exe()}" "$@"\n')
     fake.chmod(0o755)
     env = {**os.environ, "NEMOFLOW_FFMPEG": str(fake)}
     out = subprocess.run([sys.executable, "-m", "nemoflow.cli", "plan", str(project), "--json"], capture_output=True, text=True,

@@ -120,7 +120,9 @@ def test_junit_report_has_a_case_per_assertion(tmp_path):
 
 def test_junit_skips_assertions_whose_export_failed(tmp_path):
     recipe = make_project(tmp_path / "js")
-    (recipe.parent / "clip.mp4").write_bytes(b"not a video at all" * 100)  # media.clip fails → export.a blocked → expect.a blocked
+    # looks like a transport stream to `check` (sync bytes), but FFmpeg finds nothing in it:
+    # media.clip fails → export.a blocked → expect.a blocked
+    (recipe.parent / "clip.mp4").write_bytes((b"G" + b"." * 187) * 100)
     report = tmp_path / "junit.xml"
     result = nf("run", recipe, "--junit", report, "--keep-going")
     assert result.exit_code == 2  # unusable media is the user's to fix

@@ -189,7 +189,10 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show the plan (what would run, and why) and stop."),
     as_json: bool = typer.Option(False, "--json", help="Print events as JSON lines on stdout (schemas/events.schema.json)."),
     junit: Optional[Path] = typer.Option(None, "--junit", metavar="FILE", dir_okay=False, help="Write a JUnit XML report "
-                                         "(each expect assertion is a test case)."),
+                                         "(each expect assertion is a test case); pictures of failed checks go in FILE's folder, "
+                                         "under STEM-artifacts/."),
+    update_golden: bool = typer.Option(False, "--update-golden", help="Write (or rewrite) the golden pictures of "
+                                       "`frame at … looks like` checks from this render, instead of comparing with them."),
     allow_outside: bool = AllowOutsideOption,
     overwrite: bool = typer.Option(False, "--overwrite", help="Let exports replace existing files that nemoflow did not write "
                                    "(default: such a file stops the run before anything renders)."),
@@ -220,6 +223,11 @@ def run(
         why = unwritable(junit)
         if why is not None:
             fail(f"--junit {junit}: {why}; give a file path in a folder you can write")
+    from ..run.expect import ExpectOptions
+
+    # failure pictures: beside the JUnit report a CI job keeps, else in the recipe's state folder
+    artifacts = junit.parent / f"{junit.stem}-artifacts" if junit is not None else ws.state.recipe_dir / "reports"
+    ws.options.expect = ExpectOptions(update_golden=update_golden, artifacts=artifacts.absolute())
     if dry_run:
         _print_plan(ws, as_json=as_json, detailed=False)
         return

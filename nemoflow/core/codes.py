@@ -26,6 +26,11 @@ def _pairs(value) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(value.items())) if isinstance(value, dict) else tuple(value)
 
 
+# A text file `check` takes for a video (three MPEG-TS packets' sync bytes, `G` every 188 bytes; it reads no further),
+# for examples that need a media file to exist.
+_A_VIDEO = ("G" + "." * 187) * 3
+
+
 @attrs.frozen
 class Code:
     """One kind of problem. `E…` codes are errors, `W…` codes warnings.
@@ -135,7 +140,7 @@ LOOP_VARIABLE_HIDES_PARAM = Code("E222", "loop variable hides a param",
 DUPLICATE_LOOP_KEY = Code("E223", "two loop items give the same step name", example='nemo 1\nfor x in ["a", "a"] {\n}\n')
 GLOB_NAME_CLASH = Code("E224", "two globbed files get the same step name",
                        example='nemo 1\nfor clip in glob("a/*.mp4") {\n}\nfor clip in glob("b/*.mp4") {\n}\n',
-                       files={"a/city.mp4": "", "b/city.mp4": ""})
+                       files={"a/city.mp4": _A_VIDEO, "b/city.mp4": _A_VIDEO})
 GLOB_NO_MATCH = Code("E225", "glob matched no files", example='nemo 1\nfor clip in glob("footage/*.mp4") {\n}\n')
 FANOUT_TOO_LARGE = Code("E226", "loop over too many items",
                         words="a `for` loop over a list, a list param or a glob of more than 10,000 items")
@@ -152,7 +157,7 @@ UNKNOWN_INTERPOLATION = Code("E231", "unknown name in `${…}`",
                              example='nemo 1\nfor x in ["a"] {\n  media m = "${y}.mp4"\n}\n')
 UNKNOWN_FIELD = Code("E232", "unknown field in `${…}`",
                      example='nemo 1\nfor clip in glob("*.mp4") {\n  media m = "${clip.stm}.mp4"\n}\n',
-                     files={"a.mp4": ""})
+                     files={"a.mp4": _A_VIDEO})
 BARE_NAME_IN_LOOP = Code("E233", "bare name in a loop's list",
                          words="a loop item written as a bare name; the grammar admits only values in a list, "
                                "so this is a safeguard that no recipe reaches today")
@@ -225,6 +230,11 @@ UNSUPPORTED_MEDIA_TYPE = Code("E275", "unsupported media type", example='nemo 1\
 MEDIA_IS_DIRECTORY = Code("E276", "media path is a directory", example='nemo 1\nmedia clip = "footage.mp4"\n',
                           files={"footage.mp4/": ""})
 MEDIA_NOT_FOUND = Code("E277", "media file not found", example='nemo 1\nmedia clip = "footage/clip.mp4"\n')
+BROKEN_MEDIA = Code("E278", "media file that no render can use", example='nemo 1\nmedia clip = "clip.mp4"\n',
+                    files={"clip.mp4": "notes from the shoot, not a video\n"})
+MEDIA_WRONG_KIND = Code("E279", "media used as another kind than it holds",
+                        example='nemo 1\nmedia song = "song.mp3"\nedit cut {\n  video song\n}\n',
+                        files={"song.mp3": "ID344     an MP3 file's tag, then its sound"})
 
 # ---- edits and asks ------------------------------------------------------------------------------------------
 
@@ -280,13 +290,24 @@ UNORDERED_COMPARISON = Code("E312", "ordered comparison of an unordered property
                             example=_EXPECT + "expect final {\n  codec < h264\n}\n")
 APPROX_NOT_APPLICABLE = Code("E313", "`~=` on a property it does not apply to",
                              example=_EXPECT + "expect final {\n  width ~= 1080\n}\n")
+UNKNOWN_NO_CHECK = Code("E314", "unknown `no` check", example=_EXPECT + "expect final {\n  no subtitles\n}\n")
+LOOKS_LIKE_FORM = Code("E315", "malformed `frame at … looks like` check",
+                       example=_EXPECT + 'expect final {\n  frame at 2s looks like "golden/2s.png" sharpness >= 0.9\n}\n')
+EXPECT_VALUE_RANGE = Code("E316", "expect threshold out of range",
+                          example=_EXPECT + 'expect final {\n  frame at 2s looks like "golden/2s.png" ssim >= 1.5\n}\n')
+GOLDEN_NOT_PNG = Code("E317", "golden picture that is not a .png file",
+                      example=_EXPECT + 'expect final {\n  frame at 2s looks like "golden/2s.jpg" ssim >= 0.9\n}\n')
+TRACKS_FORM = Code("E318", "malformed `tracks` value, or several values for a one-value property",
+                   example=_EXPECT + "expect final {\n  tracks == 1 video + audio\n}\n")
+UNKNOWN_WITHIN_CHECK = Code("E319", "unknown `within` check", example=_EXPECT + "expect final {\n  lip sync within 20ms\n}\n")
 
 # ---- the whole recipe ----------------------------------------------------------------------------------------
 
 DEPENDENCY_CYCLE = Code("E320", "dependency cycle", example="nemo 1\nedit a = b {\n  mute\n}\nedit b = a {\n  mute\n}\n")
 OVERWRITES_SOURCE = Code("E330", "export would overwrite source media",
                          example='nemo 1\nmedia clip = "clip.mp4"\nedit cut {\n  video clip\n}\n'
-                                 'export final = cut {\n  save "clip.mp4"\n}\n', files={"clip.mp4": ""})
+                                 'export final = cut {\n  save "clip.mp4"\n}\n',
+                         files={"clip.mp4": _A_VIDEO})
 SAME_OUTPUT = Code("E331", "two exports write the same file",
                    example=_EXPECT + 'export again = cut {\n  save "out/final.mp4"\n}\n')
 SAVE_OUTSIDE = Code("E332", "`save` outside the recipe's folder", example=_EXPORT + '  save "../final.mp4"\n}\n')
@@ -309,6 +330,8 @@ EXPANDED_TOO_LARGE = Code("E348", "recipe too large after fan-out",
 TOO_MANY_REFERENCES = Code("E347", "too many references after fan-out",
                            words="`concat m` inside a loop of 4,000 items, where `m` is fanned out over 4,000: "
                                  "16 million references, over the limit of 200,000")
+GLOB_TOO_WIDE = Code("E349", "glob searches too many folders",
+                     words="`glob(\"/**/*.mp4\")`: a search of the whole file system, over the limit of 10,000 folders")
 
 # ---- warnings ------------------------------------------------------------------------------------------------
 
@@ -316,6 +339,9 @@ EMPTY_LOOP = Code("W201", "loop over nothing", example="nemo 1\nfor x in [] {\n}
 UNUSED_PARAM = Code("W210", "param never used", example=_EXPECT + "param size = 4k\n")
 UNUSED_MEDIA = Code("W211", "media never used", example=_EXPECT + "media bed = tone 220hz duration 5s\n")
 NO_EXPORT = Code("W212", "recipe has no export", example="nemo 1\nmedia bars = pattern bars duration 5s\nedit cut {\n  video bars\n}\n")
+MEDIA_CONTENT_MISMATCH = Code("W213", "media content does not match its file name",
+                              example='nemo 1\nmedia pic = "pic.mp4"\nedit cut {\n  image pic for 2s\n}\n'
+                                      'export final = cut {\n  save "out/final.mp4"\n}\n', files={"pic.mp4": "GIF89a, a picture"})
 
 # ---- found when a step runs (engines) --------------------------------------------------------------------------
 
@@ -334,6 +360,9 @@ EDIT_AFTER_ASK_IN_CLOUD = Code("E404", "an edit continues an ask on the nemo eng
 LOCAL_FILE_IN_CLOUD = Code("E405", "a local file the service cannot receive", "engine",
                            example='nemo 1\nengine nemo\nmedia bars = pattern bars duration 5s\nedit cut {\n  video bars\n'
                                    '  grade "film.cube"\n}\n', files={"film.cube": "LUT_3D_SIZE 2\n" + "0 0 0\n" * 8})
+NOT_ON_SERVICE = Code("E406", "an operation the NemoVideo service cannot perform", "engine",
+                      example="nemo 1\nengine nemo\nmedia bars = pattern bars duration 5s tone 440hz\nedit cut {\n  video bars\n"
+                              "  loudness -14 LUFS\n}\n")
 
 
 # ---- the table -----------------------------------------------------------------------------------------------
@@ -393,6 +422,14 @@ def _shown(text: str) -> str:
     return "".join(ch if ch == "\n" or ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
 
 
+def _holding(name: str, text: str) -> str:
+    """`clip.mp4` holding `…`; a long text shown by its start and length."""
+    shown = text.strip()
+    if len(shown) <= 200:
+        return f"`{name}` holding `{shown}`"
+    return f"`{name}` holding {len(text)} characters of text starting `{shown[:24]}`"
+
+
 def markdown() -> str:
     """docs/errors.md: a summary table, then each code with its example."""
     by_finder = {"parser": "the parser", "checker": "the checker", "engine": "the engine, when the step runs"}
@@ -425,7 +462,7 @@ def markdown() -> str:
             if shown != code.example:
                 out += ["", "(`\\xNN` stands for the control character with that code.)"]
         if code.files:
-            beside = [f"a folder `{name}`" if name.endswith("/") else f"`{name}` holding `{text.strip()}`" if text.strip()
+            beside = [f"a folder `{name}`" if name.endswith("/") else _holding(name, text) if text.strip()
                       else f"a file `{name}`" for name, text in code.files]
             out += ["", "Beside the recipe: " + "; ".join(beside) + "."]
         if code.sets:

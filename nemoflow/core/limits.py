@@ -109,6 +109,8 @@ REFERENCES = Limit("max_references", 200_000, "references from one step to anoth
                    codes.TOO_MANY_REFERENCES, env="NEMOFLOW_MAX_REFERENCES")
 FANOUT = Limit("max_fanout", 10_000, "items one `for` loop goes over", codes.FANOUT_TOO_LARGE,
                why_fixed="nest loops, or split the list, to go further (the total is bounded by the steps limit)")
+GLOB_FOLDERS = Limit("max_glob_folders", 10_000, "folders one `**` glob may search", codes.GLOB_TOO_WIDE,
+                     env="NEMOFLOW_MAX_GLOB_FOLDERS")
 DURATION = Limit("max_duration", 24 * 3600, "length of a generated source, a duration in the recipe or an edit's timeline",
                  codes.DURATION_TOO_LONG, env="NEMOFLOW_MAX_DURATION", duration=True)
 PARAMS_FILE_BYTES = Limit("params_file_bytes", 1_000_000, "bytes in a `--params` file", codes.PARAMS_FILE_TOO_LARGE,
@@ -119,7 +121,7 @@ SHOWN_PER_CODE = Limit("shown_per_code", 20, "diagnostics of one code shown befo
                        why_fixed="the rest are counted in the last line")
 
 ALL: tuple[Limit, ...] = (RECIPE_BYTES, TOKENS, NESTING, STRING_CHARS, TOKEN_CHARS, NUMBER_DIGITS, STEPS, EXPANDED, REFERENCES, FANOUT,
-                          DURATION, PARAMS_FILE_BYTES, SYNTAX_ERRORS, SHOWN_PER_CODE)
+                          GLOB_FOLDERS, DURATION, PARAMS_FILE_BYTES, SYNTAX_ERRORS, SHOWN_PER_CODE)
 
 
 @attrs.define

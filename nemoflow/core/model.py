@@ -199,13 +199,55 @@ class ExportSpec:
     settings: ExportSettings
 
 
+class CheckKind(enum.StrEnum):
+    """What an `expect` line measures in the rendered file; run/expect.py has one measurement per kind."""
+
+    PROPERTY = "property"  # `duration <= 12s`: a probed fact (signatures.EXPECT_SUBJECTS) compared with a value
+    PRESENCE = "presence"  # `has audio`, `has no video`
+    LOOKS_LIKE = "looks like"  # `frame at 5s looks like "golden/5s.png" ssim >= 0.97`: value is a LooksLike
+    NO_BLACK = "no black frames"  # value is a RunLimit
+    NO_FROZEN = "no frozen frames"  # value is a RunLimit
+    NO_SILENCE = "no silence"  # value is a RunLimit
+    AV_SYNC = "av sync"  # `av sync within 20ms`: value is a Duration
+    TRACKS = "tracks"  # `tracks == 1 video + 1 audio`: value is a Tracks
+
+
+@attrs.frozen
+class LooksLike:
+    """The frame shown at `at` compared with a stored picture by a similarity metric (`threshold` compared with `op`)."""
+
+    at: Duration
+    golden: Path  # absolute, resolved against the recipe's folder
+    metric: str  # "ssim" | "psnr" (signatures.LOOKS_LIKE_METRICS)
+    threshold: float
+
+
+@attrs.frozen
+class RunLimit:
+    """`no frozen frames longer than 1s`: runs at most `longer_than` long are allowed; `written` says the recipe gave it."""
+
+    longer_than: Duration
+    written: bool
+
+
+@attrs.frozen
+class Tracks:
+    """Stream counts by type, in the order written: ((\"video\", 1), (\"audio\", 1)); types not named must be absent."""
+
+    counts: tuple[tuple[str, int], ...]
+
+    def __str__(self) -> str:
+        return " + ".join(f"{n} {kind}" for kind, n in self.counts) or "nothing"
+
+
 @attrs.frozen
 class Check:
-    subject: str  # a key of signatures.EXPECT_SUBJECTS, or "audio"/"video" for has/has no
+    subject: str  # a key of signatures.EXPECT_SUBJECTS, "audio"/"video" for has/has no, or the kind's subject
     op: CheckOp
-    value: Any
+    value: Any  # a typed value (Duration, Resolution, …) or, per kind, LooksLike / RunLimit / Tracks
     text: str  # as written, for reports
     span: Span
+    kind: CheckKind = CheckKind.PROPERTY
 
 
 @attrs.frozen

@@ -57,6 +57,8 @@ QUALITIES = ("high", "medium", "draft")
 AUDIO_CODECS = ("aac", "opus", "none")
 
 _VOLUME = dict(type="percent|decibels", min=0, max=400)
+# Which audio track of a multi-track file plays (1 = the first in the file); without it, the file's default track.
+_TRACK = Slot("track", "int", min=1, max=64, doc="which audio track of the file plays (1 = first); default: the file's default track")
 _TEXT_KEYWORDS = (
     Slot("from", DUR, doc="when the text appears"),
     Slot("to", DUR, doc="when it disappears"),
@@ -73,7 +75,7 @@ EDIT_OPS: dict[str, Signature] = {s.verb: s for s in (
               positional=(Slot("source", "source", required=True),),
               keywords=(Slot("from", DUR, doc="in-point in the source"), Slot("to", DUR, doc="out-point in the source"),
                         Slot("for", DUR, doc="length, instead of `to`"), Slot("speed", "factor|percent", min=0.05, max=100),
-                        Slot("volume", **_VOLUME)),
+                        Slot("volume", **_VOLUME), _TRACK),
               flags=("mute",)),
     Signature("image", "Add a still image for a duration.",
               positional=(Slot("source", "media", required=True),),
@@ -88,8 +90,11 @@ EDIT_OPS: dict[str, Signature] = {s.verb: s for s in (
               keywords=(Slot("brightness", "percent", min=-100, max=100), Slot("contrast", "percent", min=0, max=400),
                         Slot("saturation", "percent", min=0, max=400), Slot("gamma", "number", min=0.1, max=10)),
               at_least_one=True, effect=True),
-    Signature("stabilize", "Remove camera shake (two-pass).",
-              keywords=(Slot("strength", "percent", min=0, max=100), Slot("smoothing", "int", min=1, max=100)), effect=True),
+    Signature("stabilize", "Remove camera shake (two-pass), without zooming in; from/to: only that part of the timeline.",
+              keywords=(Slot("strength", "percent", min=0, max=100), Slot("smoothing", "int", min=1, max=100,
+                                                                               doc="frames each side (default: half a second's)"),
+                        Slot("from", DUR, doc="where the shaky part starts on the timeline so far"),
+                        Slot("to", DUR, doc="where it ends")), effect=True),
     Signature("blur", "Blur the picture of the clips so far (a background, a face, a screen that must not be read).",
               positional=(Slot("strength", "percent", min=0, max=100, doc="how much: 100% is about 2% of the frame height"),),
               effect=True),
@@ -99,12 +104,13 @@ EDIT_OPS: dict[str, Signature] = {s.verb: s for s in (
               positional=(Slot("source", "media", required=True),),
               keywords=(Slot("volume", **_VOLUME), Slot("fade in", DUR), Slot("fade out", DUR),
                         Slot("from", DUR, doc="in-point in the music"), Slot("duck", "percent", min=0, max=100,
-                                                                             doc="lower the music to this level under speech")),
+                                                                             doc="lower the music to this level under speech"),
+                        _TRACK),
               flags=("loop",)),
     Signature("audio", "A sound placed at a time on the timeline.",
               positional=(Slot("source", "media", required=True),),
               keywords=(Slot("at", DUR), Slot("volume", **_VOLUME), Slot("from", DUR), Slot("to", DUR),
-                        Slot("fade in", DUR), Slot("fade out", DUR))),
+                        Slot("fade in", DUR), Slot("fade out", DUR), _TRACK)),
     Signature("volume", "Level of the clips' own audio.", positional=(Slot("level", required=True, **_VOLUME),)),
     Signature("mute", "Drop the clips' own audio."),
     Signature("reframe", "Change the aspect ratio.",
@@ -115,6 +121,10 @@ EDIT_OPS: dict[str, Signature] = {s.verb: s for s in (
     Signature("trim", "Keep part of the timeline.", keywords=(Slot("from", DUR), Slot("to", DUR)), at_least_one=True),
     Signature("fade", "Fade the picture in from, or out to, black.",
               positional=(Slot("direction", ("in", "out"), required=True), Slot("duration", DUR, required=True))),
+    Signature("loudness", "Bring the whole programme's sound to a loudness (two-pass EBU R128), under a true-peak ceiling.",
+              positional=(Slot("target", "loudness", required=True, min=-70, max=-5,
+                               doc="integrated loudness: -14 LUFS for the web, -23 LUFS for broadcast"),),
+              keywords=(Slot("peak", "truepeak", min=-9, max=0, doc="true-peak ceiling (default -1 dBTP)"),)),
 )}
 
 EXPORT_SETTINGS: dict[str, Signature] = {s.verb: s for s in (
@@ -156,21 +166,51 @@ EXPECT_SUBJECTS: dict[str, tuple[object, bool]] = {
     "bitrate": ("bitrate", True),
     "frames": ("int", True),
     "aspect": ("aspect", False),
+    "audio channels": ("int", True),
+    "loudness": ("loudness", True),  # integrated, EBU R128 (ebur128 on the file's first audio track)
+    "true peak": ("truepeak", True),  # the file's highest true peak
 }
 EXPECT_HAS = ("audio", "video")
+LOUDNESS_TOLERANCE_LU = 1.0
+"""`loudness ~= -14 LUFS` passes within this many LU of the value (EBU R128 s1's tolerance for live programmes)."""
 
-MEDIA_TYPES = ("mp4", "mov", "avi", "webm", "mkv", "jpg", "png", "gif", "webp", "mp3", "wav", "m4a", "aac")
-"""What a media file may hold, judged by its content (media/validate.py sniffs these)."""
+# `no …` checks, measured by FFmpeg's detectors in one decode pass (run/expect.py): what each means by default,
+# i.e. the `longer than` a run may be when the recipe does not say.
+EXPECT_NO: dict[str, float] = {
+    "black frames": 0.0,  # any black frame, except fades: see FADE_SECONDS
+    "frozen frames": 1.0,  # a picture that does not change for more than 1 s
+    "silence": 2.0,  # sound under -50 dB for more than 2 s
+}
+FADE_SECONDS = 1.0
+"""`no black frames` without `longer than`: a black run touching the very start or end, shorter than this, is a fade."""
+BLACK_PIXEL = 0.10  # blackdetect pix_th: a pixel darker than 10% of the luma range is black
+BLACK_PICTURE = 0.98  # blackdetect pic_th: a frame with 98% black pixels is black
+FROZEN_NOISE_DB = -60.0  # freezedetect n: frames differing by less than this are the same picture
+SILENCE_DB = -50.0  # silencedetect n
+
+# `frame at 5s looks like "golden/5s.png" ssim >= 0.97`: the metrics and the range of their thresholds.
+LOOKS_LIKE_METRICS: dict[str, tuple[float, float]] = {"ssim": (0.0, 1.0), "psnr": (0.0, 100.0)}
+GOLDEN_TYPES = (".png",)
+EXPECT_TRACK_TYPES = ("video", "audio", "subtitle", "data")
+"""`tracks == 1 video + 1 audio`: the stream types counted; a type not written must be absent."""
+
+MEDIA_TYPES = ("mp4", "mov", "avi", "webm", "mkv", "ts", "m2ts", "jpg", "png", "gif", "webp", "mp3", "wav", "m4a", "aac")
+"""What a media file may hold, judged by its content (media/validate.py sniffs these).
+
+`ts` is an MPEG transport stream (188-byte packets, as broadcast and many cameras write), `m2ts` the same with a
+4-byte timecode before each packet (192 bytes: Blu-ray, AVCHD camcorders' `.mts`)."""
 IMAGE_TYPES = ("jpg", "png", "gif", "webp")
 AUDIO_TYPES = ("mp3", "wav", "m4a", "aac")
-MEDIA_EXTENSIONS = tuple(e for t in MEDIA_TYPES for e in ((t, "jpeg") if t == "jpg" else (t,)))
+TYPE_ALIASES = {"jpeg": "jpg", "mts": "m2ts", "m2t": "ts"}
+"""Other file extensions of a media type."""
+MEDIA_EXTENSIONS = tuple(e for t in MEDIA_TYPES for e in (t, *(a for a, of in TYPE_ALIASES.items() if of == t)))
 """The file names a `media` line accepts."""
 
 
 def kind_of_type(name: str) -> str | None:
     """"image", "audio" or "video" for a media type or file extension (`JPEG`, `.mp3`), None if unsupported."""
     ext = name.lower().lstrip(".")
-    ext = "jpg" if ext == "jpeg" else ext
+    ext = TYPE_ALIASES.get(ext, ext)
     if ext not in MEDIA_TYPES:
         return None
     return "image" if ext in IMAGE_TYPES else "audio" if ext in AUDIO_TYPES else "video"
@@ -178,4 +218,4 @@ def kind_of_type(name: str) -> str | None:
 FORMAT_CODECS = {"mp4": ("h264", "hevc"), "mov": ("h264", "hevc"), "mkv": ("h264", "hevc", "vp9"), "webm": ("vp9",)}
 
 PARAM_TYPES = ("duration", "percent", "resolution", "aspect", "color", "string", "number", "int", "bool",
-               "filesize", "bitrate", "frequency", "fps", "pixels", "factor", "list", "path")
+               "filesize", "bitrate", "frequency", "fps", "pixels", "factor", "list", "path", "loudness", "truepeak")

@@ -57,6 +57,18 @@ def filesize(n_bytes: float, places: int | None = None) -> str:
     return f"{n_bytes:g}B"
 
 
+def human_bytes(n: int) -> str:
+    """`1.5 MB`: decimal units (10^6 bytes a MB), the one unit of every size nemoflow prints, the service's limit included."""
+    if n < 1000:
+        return f"{n} B"
+    value = n / 1000
+    for unit in ("kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            break
+        value /= 1000
+    return f"{value:.1f} {unit}"
+
+
 def bitrate(bps: float, places: int | None = None) -> str:
     """`8Mbps`, `192kbps`; measured rates always in kbps."""
     if places is not None:
@@ -84,3 +96,13 @@ def pixels(value: float) -> str:
 
 def decibels(value: float) -> str:
     return f"{value:g}dB"
+
+
+def loudness(lufs: float, places: int | None = None) -> str:
+    """`-14 LUFS`: the unit apart, as loudness is written in delivery specs (and as the language reads it)."""
+    return (number(lufs, places) if places is not None else f"{lufs:g}") + " LUFS"
+
+
+def true_peak(dbtp: float, places: int | None = None) -> str:
+    """`-1 dBTP`."""
+    return (number(dbtp, places) if places is not None else f"{dbtp:g}") + " dBTP"

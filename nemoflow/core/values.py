@@ -130,6 +130,26 @@ class Decibels:
         return units.decibels(self.value)
 
 
+@attrs.frozen
+class Loudness:
+    """Integrated programme loudness (EBU R128 / ITU-R BS.1770), in LUFS: `-14 LUFS` (`LKFS` is the same scale)."""
+
+    lufs: float
+
+    def __str__(self) -> str:
+        return units.loudness(self.lufs)
+
+
+@attrs.frozen
+class TruePeak:
+    """A true-peak level (the 4x-oversampled peak of BS.1770), in dB relative to full scale: `-1 dBTP`."""
+
+    dbtp: float
+
+    def __str__(self) -> str:
+        return units.true_peak(self.dbtp)
+
+
 # Human names for each kind, used in "expected a duration, got a percentage".
 KIND_NAMES = {
     "number": "a number",
@@ -147,6 +167,8 @@ KIND_NAMES = {
     "factor": "a factor like `2x`",
     "pixels": "a size in pixels like `48px`",
     "decibels": "a level in decibels like `-6dB`",
+    "loudness": "a loudness like `-14 LUFS`",
+    "truepeak": "a true-peak level like `-1 dBTP`",
     "list": "a list like `[\"a\", \"b\"]`",
 }
 
@@ -186,7 +208,8 @@ NAMED_COLORS = {
 }
 
 VALUE_TYPES: dict[str, type] = {cls.__name__: cls for cls in (
-    Duration, Percent, Resolution, Aspect, Color, FileSize, Bitrate, Frequency, Fps, Factor, Pixels, Decibels)}
+    Duration, Percent, Resolution, Aspect, Color, FileSize, Bitrate, Frequency, Fps, Factor, Pixels, Decibels,
+    Loudness, TruePeak)}
 """Every value class by name: how a canonical form (`{"type": "Duration", "seconds": 2}`) is read back."""
 
 
@@ -203,7 +226,7 @@ def kind_of(value) -> str:
     return {
         Duration: "duration", Percent: "percent", Resolution: "resolution", Aspect: "aspect",
         Color: "color", FileSize: "filesize", Bitrate: "bitrate", Frequency: "frequency",
-        Fps: "fps", Factor: "factor", Pixels: "pixels", Decibels: "decibels",
+        Fps: "fps", Factor: "factor", Pixels: "pixels", Decibels: "decibels", Loudness: "loudness", TruePeak: "truepeak",
     }.get(type(value), "value")
 
 

@@ -146,7 +146,11 @@ def _video(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
     speed = factor(a.factor("speed"))
     volume = 0.0 if a.flag("mute") else percent(a.level("volume"))
     length = _length(a, in_ms, speed)
+    track = _track(a)
     if other is not None:
+        if track is not None:
+            raise DraftError(f"`{src}` is an edit, whose clips already chose their sound; `track` chooses an audio track "
+                             "of a media file: remove it here, or put it on the `video` clause in that edit")
         out_ms = None if length is None else in_ms + round(length * speed)
         return ops.splice(draft, other, in_ms=in_ms, out_ms=out_ms, speed=speed,
                           volume=volume if ("volume" in a or a.flag("mute")) else None)
@@ -159,7 +163,13 @@ def _video(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
         raise DraftError(f"the in-point {in_ms / 1000:g}s is past the end of `{src}` ({entry.d / 1000:g}s long)")
     if length is not None and entry.d is not None and in_ms + length * speed > entry.d + 1:
         raise DraftError(f"the clip runs to {(in_ms + length * speed) / 1000:g}s but `{src}` is only {entry.d / 1000:g}s long")
-    return ops.add_clip(draft, src, entry, in_ms=in_ms, d_ms=length, speed=speed, volume=volume)
+    return ops.add_clip(draft, src, entry, in_ms=in_ms, d_ms=length, speed=speed, volume=volume, track=track)
+
+
+def _track(a: Args) -> int | None:
+    """The clause's `track N` (checked against the media by ops.checked_track)."""
+    track = a.get("track")
+    return None if track is None else int(track)
 
 
 def _image(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
@@ -230,7 +240,7 @@ def _music(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
     duck = a.percent("duck")
     return ops.add_sound(draft, src, entry, in_ms=ms(a.duration("from"), 0), volume=percent(a.level("volume")),
                          fade_in=ms(a.duration("fade in"), 0), fade_out=ms(a.duration("fade out"), 0), loop=a.flag("loop"),
-                         bed=True, duck=float(duck.value) if duck is not None else None)
+                         bed=True, duck=float(duck.value) if duck is not None else None, track=_track(a))
 
 
 def _audio(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
@@ -241,12 +251,25 @@ def _audio(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
     to = ms(a.duration("to"))
     return ops.add_sound(draft, src, entry, st=ms(a.duration("at"), 0), in_ms=in_ms, d=None if to is None else to - in_ms,
                          volume=percent(a.level("volume")), fade_in=ms(a.duration("fade in"), 0),
-                         fade_out=ms(a.duration("fade out"), 0))
+                         fade_out=ms(a.duration("fade out"), 0), track=_track(a))
+
+
+def _loudness(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
+    """The programme's loudness target: kept on the draft and applied at export to the whole mix (whatever the
+    clause's place among the others), two-pass (engines/local/export.py)."""
+    target, peak = a["target"], a.get("peak")
+    return draft.with_m(loudness={"i": float(target.lufs), "tp": float(peak.dbtp) if peak is not None else -1.0})
 
 
 def _reframe(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
     aspect = a["aspect"]
     return ops.reframe(draft, aspect.num, aspect.den, a.text("mode") or "crop", color_hex(a.color("color")))
+
+
+def _stabilize(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
+    effect = effect_of(EDIT_OPS[verb], a)
+    span = effect.pop("from", None), effect.pop("to", None)  # timeline points: ops.stabilize turns them into source times
+    return ops.stabilize(draft, effect, *span)
 
 
 _BUILDERS: dict[str, Callable[[Draft, Args, _Sources, str], Draft]] = {
@@ -263,8 +286,10 @@ _BUILDERS: dict[str, Callable[[Draft, Args, _Sources, str], Draft]] = {
     "mute": lambda d, a, s, v: ops.set_volume(d, 0.0),
     "reframe": _reframe,
     "speed": lambda d, a, s, v: ops.change_speed(d, factor(a.factor("factor"))),
+    "stabilize": _stabilize,
     "trim": lambda d, a, s, v: ops.trim(d, ms(a.duration("from"), 0), ms(a.duration("to"))),
     "fade": lambda d, a, s, v: ops.fade(d, a["direction"], ms(a.duration("duration"))),
+    "loudness": _loudness,
 }
 """Verbs whose clause means more than a clip effect; the others with `effect=True` in the table are built by effect_of."""
 

@@ -8,6 +8,7 @@ Nothing here knows about FFmpeg or the recipe language.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import PurePath
 from typing import Any
 
 import attrs
@@ -33,6 +34,27 @@ def add_media(draft: Draft, media_id: str, entry: MediaEntry | Mapping[str, Any]
     return draft.with_m(media={**draft.media, media_id: data})
 
 
+def checked_track(media_id: str, entry: MediaEntry, track: int | None) -> int | None:
+    """`track` if `entry` has that audio track (1 = the first in the file); a DraftError saying what it has otherwise."""
+    if track is None:
+        return None
+    file = PurePath(entry.path).name if entry.path else None
+    name = f"`{media_id.removeprefix('media.')}`" + (f" ({file})" if file else "")
+    count = entry.track_count
+    if count == 0:
+        raise DraftError(f"{name} has no audio track, so there is no track {track} to play; remove `track {track}`")
+    if track > count:
+        tracks = "1 audio track" if count == 1 else f"{count} audio tracks"
+        choose = "`track 1`" if count == 1 else f"`track 1` to `track {count}`"
+        default = entry.audio_track(None)
+        number = entry.tracks.index(default) + 1 if entry.tracks and default is not None else 1
+        shown = f", track {number} ({default.describe(default=False)})" if default is not None else ""
+        probe = f"; `nemoflow probe {file}` lists them" if file and count > 1 else ""
+        raise DraftError(f"{name} has {tracks}, so there is no track {track}; choose {choose}, or leave `track` out to "
+                         f"play its default{shown}{probe}")
+    return track
+
+
 def _canvas_for(entry: MediaEntry) -> dict[str, Any]:
     fps = entry.fps or DEFAULT_FPS
     if entry.vfr or fps > 240:
@@ -41,12 +63,15 @@ def _canvas_for(entry: MediaEntry) -> dict[str, Any]:
 
 
 def add_clip(draft: Draft, media_id: str, entry: MediaEntry | Mapping[str, Any], *, in_ms: int = 0, d_ms: int | None = None,
-             speed: float = 1.0, volume: float = 100.0, still: bool = False, fit: str | None = None) -> Draft:
+             speed: float = 1.0, volume: float = 100.0, still: bool = False, fit: str | None = None,
+             track: int | None = None) -> Draft:
     """Append a clip of `media_id` at the end of the video track (after a pending transition, overlapping by it).
 
-    `d_ms` is the length on the timeline; without it the clip plays to the end of the media.
+    `d_ms` is the length on the timeline; without it the clip plays to the end of the media. `track` chooses
+    which audio track of the media plays (1 = first); without it, the media's default track.
     """
     entry = MediaEntry.from_json(entry, f"media `{media_id}`")
+    track = checked_track(media_id, entry, track)
     draft = add_media(draft, media_id, entry)
     if d_ms is None:
         length = entry.d
@@ -65,6 +90,8 @@ def add_clip(draft: Draft, media_id: str, entry: MediaEntry | Mapping[str, Any],
         m["still"] = True
     if fit:
         m["fit"] = fit
+    if track is not None:
+        m["track"] = int(track)
     if tr and video:
         overlap = min(tr["d"], video[-1].d, d_ms)
         start -= overlap
@@ -128,6 +155,39 @@ def add_effect(draft: Draft, effect: dict[str, Any]) -> Draft:
     if not video:
         raise DraftError(f"`{effect['type']}` has no clip to apply to: add a `video` before it")
     return draft.with_segments(VIDEO, [s.with_m(fx=[*s.m.get("fx", []), dict(effect)]) for s in video])
+
+
+def stabilize(draft: Draft, effect: dict[str, Any], from_ms: int | None = None, to_ms: int | None = None) -> Draft:
+    """Stabilize every clip so far, or only the part of the timeline between `from_ms` and `to_ms`.
+
+    A clip the span covers only in part keeps the span in its source's time (`src_from`/`src_to`, ms like its `in`),
+    so a later `trim` or `speed` moves it with the picture; a clip outside the span is left as it is."""
+    if from_ms is None and to_ms is None:
+        return add_effect(draft, effect)
+    video = draft.segments(VIDEO)
+    if not video:
+        raise DraftError("`stabilize` has no clip to apply to: add a `video` before it")
+    start, end = from_ms or 0, draft.d if to_ms is None else to_ms
+    if start >= draft.d:
+        raise DraftError(f"`from {start / 1000:g}s` is at or past the end of the timeline so far ({draft.d / 1000:g}s long); "
+                         "give a point inside it")
+    if end > draft.d + 1:
+        raise DraftError(f"`to {end / 1000:g}s` is past the end of the timeline so far ({draft.d / 1000:g}s long); "
+                         f"give a point up to {draft.d / 1000:g}s, or leave `to` out to stabilize to the end")
+    segs = []
+    for seg in video:
+        lo, hi = max(start, seg.st), min(end, seg.end)
+        if hi <= lo or seg.m.get("still"):
+            segs.append(seg)
+            continue
+        fx = dict(effect)
+        speed, in_ms = float(seg.m.get("speed", 1.0)), int(seg.m.get("in", 0))
+        if lo > seg.st:  # a bound only where the span cuts the clip: from its first frame, to its last, need none
+            fx["src_from"] = in_ms + round((lo - seg.st) * speed)
+        if hi < seg.end:
+            fx["src_to"] = in_ms + round((hi - seg.st) * speed)
+        segs.append(seg.with_m(fx=[*seg.m.get("fx", []), fx]))
+    return draft.with_segments(VIDEO, segs)
 
 
 def set_volume(draft: Draft, percent: float) -> Draft:
@@ -246,11 +306,12 @@ def add_text(draft: Draft, text: str, style: dict[str, Any], *, st: int = 0, d: 
 
 def add_sound(draft: Draft, media_id: str, entry: MediaEntry | Mapping[str, Any], *, st: int = 0, in_ms: int = 0, d: int | None = None,
               volume: float = 100.0, fade_in: int = 0, fade_out: int = 0, loop: bool = False, bed: bool = False,
-              duck: float | None = None) -> Draft:
-    """Add audio: a bed under the whole timeline (`bed`), or a sound placed at `st`."""
+              duck: float | None = None, track: int | None = None) -> Draft:
+    """Add audio: a bed under the whole timeline (`bed`), or a sound placed at `st`; `track` as for add_clip."""
     entry = MediaEntry.from_json(entry, f"media `{media_id}`")
     if not entry.audio:
         raise DraftError(f"`{media_id}` has no audio track to play")
+    track = checked_track(media_id, entry, track)
     draft = add_media(draft, media_id, entry)
     if d is None and not bed:
         length = entry.d
@@ -265,6 +326,8 @@ def add_sound(draft: Draft, media_id: str, entry: MediaEntry | Mapping[str, Any]
         m["bed"] = True
     if duck is not None:
         m["duck"] = float(duck)
+    if track is not None:
+        m["track"] = int(track)
     seg = Segment(st=int(st), d=int(d or 0), m=m)
     return draft.with_segments(AUDIO, [*draft.segments(AUDIO), seg])
 

@@ -161,16 +161,19 @@ class Export:
 
 @attrs.frozen
 class Assertion:
-    """`duration <= 12s`, `file size < 50MB`, `has audio`, `has no audio`."""
+    """`duration <= 12s`, `has no audio`, `no black frames`, `av sync within 20ms`,
+    `frame at 5s looks like "g.png" ssim >= 0.97`, `tracks == 1 video + 1 audio`."""
 
-    subject: tuple[Word, ...]
-    op: str  # a comparison, or "has"
+    subject: tuple[Item, ...]  # words, and the values between them (`frame at 5s looks like "g.png" ssim`)
+    op: str  # a comparison, "has", "no" or "within"
     value: Item | None
     span: Span
+    more: tuple[Item, ...] = ()  # items after the value (`+ 1 audio`); `+` is a Word named "+"
 
     @property
     def subject_text(self) -> str:
-        return " ".join(w.name for w in self.subject)
+        """The words of the subject (values between them left out): `frame at looks like ssim`."""
+        return " ".join(w.name for w in self.subject if isinstance(w, Word))
 
 
 @attrs.frozen

@@ -87,10 +87,10 @@ def _clause(clause: ast.Clause) -> str:
 
 
 def _assertion(a: ast.Assertion) -> str:
-    subject = " ".join(w.text for w in a.subject)
-    if a.op == "has":
-        return f"has {subject}"
-    return f"{subject} {a.op} {_item(a.value)}"
+    subject = " ".join(_item(w) for w in a.subject)
+    if a.op in ("has", "no"):
+        return f"{a.op} {subject}"
+    return " ".join([subject, a.op, _item(a.value), *(_item(m) for m in a.more)])
 
 
 def _item(item) -> str:

@@ -24,9 +24,11 @@ from ..core.values import (
     FileSize,
     Fps,
     Frequency,
+    Loudness,
     Percent,
     Pixels,
     Resolution,
+    TruePeak,
 )
 
 
@@ -54,13 +56,15 @@ _QUANTITY = re.compile(r"([+-]?\d+(?:\.\d+)?)(.*)", re.S)
 # Units a user may write, for "did you mean" on a misspelt one.
 KNOWN_UNITS = (
     "ms", "s", "m", "h", "%", "x", "k", "p", "fps", "hz", "khz", "px", "dB",
-    "B", "kB", "MB", "GB", "KiB", "MiB", "GiB", "kbps", "Mbps",
+    "B", "kB", "MB", "GB", "KiB", "MiB", "GiB", "kbps", "Mbps", "LUFS", "LKFS", "dBTP",
 )
 _UNIT_HINTS = {
     "sec": "s", "secs": "s", "second": "s", "seconds": "s", "min": "m", "mins": "m",
     "minute": "m", "minutes": "m", "hr": "h", "hrs": "h", "hour": "h", "hours": "h",
     "msec": "ms", "msecs": "ms", "pct": "%", "percent": "%", "f": "fps", "hertz": "hz",
+    "lu": "LUFS", "lufs-i": "LUFS", "dbfs": "dBTP", "tp": "dBTP", "dbt": "dBTP", "dbp": "dBTP",
 }
+_LOUDNESS_UNITS = ("lufs", "lkfs")  # the same scale: EBU's name and the ITU/ATSC one
 
 
 def _number(text: str) -> float | int:
@@ -94,7 +98,7 @@ def read_quantity(text: str):
     m = _QUANTITY.fullmatch(text)
     if not m:  # pragma: no cover - the lexer only hands over quantities
         raise LiteralError(f"`{text}` is not a number")
-    num_text, unit = m.group(1), m.group(2)
+    num_text, unit = m.group(1), m.group(2).lstrip(" \t")  # `-14 LUFS`: the loudness units may stand apart
     num = _number(num_text)
     if not unit:
         return num
@@ -128,6 +132,10 @@ def read_quantity(text: str):
         return Pixels(float(num))
     if lower == "db":
         return Decibels(float(num))
+    if lower in _LOUDNESS_UNITS:
+        return Loudness(float(num))
+    if lower == "dbtp":
+        return TruePeak(float(num))
     if lower in _BITRATES:
         return Bitrate(round(float(num) * _BITRATES[lower]))
     if lower in _FILESIZES:
@@ -136,9 +144,10 @@ def read_quantity(text: str):
         return FileSize(round(float(num) * _FILESIZES[lower]))
     hint = _UNIT_HINTS.get(lower) or did_you_mean(unit, KNOWN_UNITS)
     return_help = f"did you mean `{num_text}{hint}`?" if hint else (
-        "units are ms s m h (durations), % , x (factor), k p (resolutions), fps, hz, px, dB, MB GB (sizes), kbps Mbps"
+        "units are ms s m h (durations), % , x (factor), k p (resolutions), fps, hz, px, dB, MB GB (sizes), kbps Mbps, "
+        "LUFS (loudness), dBTP (true peak)"
     )
-    raise LiteralError(f"unknown unit `{unit}` in `{text}`", help=return_help, offset=len(num_text), length=len(unit))
+    raise LiteralError(f"unknown unit `{unit}` in `{text}`", help=return_help, offset=len(text) - len(unit), length=len(unit))
 
 
 def _is_compound_duration(text: str) -> bool:

@@ -493,7 +493,18 @@ _KNOWN_MISTAKES: dict[str, tuple[str, str, list[str]]] = {
     "expect_no_equal": ("an expect names the export it checks, without `=`", "write `expect EXPORT {`",
                         ["nemo 1\nexpect checks = final {\n}\n"]),
     "assertion_missing_value": ("missing value after the comparison", "write e.g. `duration <= 12s`",
-                                ["nemo 1\nexpect a {\nduration <=\n}\n"]),
+                                ["nemo 1\nexpect a {\nduration <=\n}\n",
+                                 'nemo 1\nexpect a {\nframe at 5s looks like "g.png" ssim >=\n}\n']),
+    "assertion_missing_comparison": ("an expect line compares a property with a value",
+                                     "write e.g. `duration <= 12s`, `frame at 5s looks like \"golden/5s.png\" ssim >= 0.97`, "
+                                     "`no black frames` or `av sync within 20ms`",
+                                     ["nemo 1\nexpect a {\nduration\n}\n", "nemo 1\nexpect a {\nduration 12s\n}\n",
+                                      'nemo 1\nexpect a {\nframe at 5s looks like "g.png"\n}\n',
+                                      'nemo 1\nexpect a {\nframe at 5s looks like "g.png" ssim\n}\n']),
+    "within_needs_value": ("`within` takes a duration", "write e.g. `av sync within 20ms`",
+                           ["nemo 1\nexpect a {\nav sync within\n}\n", "nemo 1\nexpect a {\nav sync within ms\n}\n"]),
+    "no_needs_what": ("`no` names what must not be in the file", "write `no black frames`, `no frozen frames` or "
+                      "`no silence longer than 2s`", ["nemo 1\nexpect a {\nno\n}\n"]),
     "engine_needs_name": ("`engine` takes the name of an engine", "write " + " or ".join(f"`engine {e}`" for e in engines.names()),
                           ["nemo 1\nengine\n", 'nemo 1\nengine "nemo"\n', "nemo 1\nengine = nemo\n"]),
     "for_syntax": ("a for loop reads `for NAME in [ … ] {` or `for NAME in glob(\"…\") {`", None,
@@ -831,12 +842,15 @@ class _Builder:
 
     def assertion(self, tree: Tree) -> ast.Assertion:
         kids = tree.children
-        if isinstance(kids[0], Token) and kids[0].type == "HAS":
+        if isinstance(kids[0], Token) and kids[0].type in ("HAS", "NO"):
             words = tuple(self.item(t) for t in kids[1:])
-            return ast.Assertion(words, "has", None, self.span(tree))
-        at = next(i for i, k in enumerate(kids) if isinstance(k, Token) and k.type == "CMP")
+            return ast.Assertion(words, kids[0].type.lower(), None, self.span(tree))
+        at = next(i for i, k in enumerate(kids) if isinstance(k, Token) and k.type in ("CMP", "WITHIN"))
         words = tuple(self.item(t) for t in kids[:at])
-        return ast.Assertion(words, str(kids[at]), self.item(kids[at + 1]), self.span(tree))
+        op = "within" if kids[at].type == "WITHIN" else str(kids[at])
+        more = tuple(ast.Word("+", self.span(k)) if isinstance(k, Token) and k.type == "PLUS" else self.item(k)
+                     for k in kids[at + 2:])
+        return ast.Assertion(words, op, self.item(kids[at + 1]), self.span(tree), more)
 
     def value(self, node):
         if isinstance(node, Tree):  # a list

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from ..draft.output import Output
 from .encode import audio_args, container_args, video_args
-from .ffmpeg import run_ffmpeg
+from .ffmpeg import ffmpeg_path, run_ffmpeg
 
 
 def convert(src: Path, dest: Path, out: Output, *, what: str) -> None:
     """Write `src`'s first video (and audio, if the output has sound) to `dest` as `out` asks."""
     maps = ["-map", "0:v:0"] + (["-map", "0:a:0?"] if out.has_audio else [])
-    run_ffmpeg(["-i", str(src), *maps, *video_args(out), *audio_args(out), *container_args(out), "-y", str(dest)], what=what)
+    run_ffmpeg(["-i", ffmpeg_path(src), *maps, *video_args(out), *audio_args(out), *container_args(out), "-y", ffmpeg_path(dest)],
+               what=what)

@@ -15,6 +15,7 @@ from ..errors import MediaError
 from .probe import MediaInfo
 
 DEFAULT_SIZE = (1920, 1080)
+LATE_START_MS = 1.0  # a picture starting later than this after the file's start is recorded (MediaEntry.v_start)
 
 
 def generated_entry(spec: MediaSpec) -> MediaEntry:
@@ -50,10 +51,17 @@ def file_entry(info: MediaInfo) -> MediaEntry:
     """A probed file's entry."""
     d = round(info.duration * 1000) if info.duration is not None and info.kind != "image" else None
     v = info.video
+    tracks = info.tracks or None
     if v is None:
-        return MediaEntry(MediaKind(info.kind), audio=info.audio is not None, d=d, path=str(info.path))
+        return MediaEntry(MediaKind(info.kind), audio=info.audio is not None, d=d, path=str(info.path), tracks=tracks)
+    rates = {"fps_min": round(v.fps_min, 3), "fps_avg": round(v.fps_avg, 3)} if v.vfr and v.fps_min else {}  # for the VFR note
+    if v.start * 1000 > LATE_START_MS:  # the picture starts after the sound: the graph holds its first frame till then
+        rates["v_start"] = round(v.start * 1000, 3)
+    if d is not None and v.duration:  # a whole clip ends with its last frame, though its sound may run on (AAC in MKV)
+        d = min(d, round(v.duration * 1000))
     return MediaEntry(MediaKind(info.kind), audio=info.audio is not None, d=d, w=v.width, h=v.height, fps=round(float(v.fps), 3),
-                      vfr=bool(v.vfr), pix_fmt=v.pix_fmt, codec=v.codec, rotation=v.rotation, path=str(info.path))
+                      vfr=bool(v.vfr), pix_fmt=v.pix_fmt, codec=v.codec, rotation=v.rotation, path=str(info.path), tracks=tracks,
+                      **rates)
 
 
 def media_entry(step: Step[MediaSpec], *, max_bytes: int | None = None) -> MediaEntry:

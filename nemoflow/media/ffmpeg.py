@@ -51,11 +51,25 @@ def ffmpeg_exe() -> str:
                           "or set NEMOFLOW_FFMPEG to an FFmpeg executable") from None
 
 
+def ffmpeg_path(path: str | os.PathLike[str]) -> str:
+    """A file name as FFmpeg (or PyAV) must be given it to open exactly that file.
+
+    FFmpeg reads `take:2.mp4` as protocol `take` and fails ("protocol not found"); the `file:` prefix names the
+    file protocol outright, so a colon, a leading `-` (never read as an option after `-i`, nor as an output
+    option) or any other character in the name is taken literally. `%` is literal for every demuxer nemoflow
+    opens files with (image2 runs with `-pattern_type none`).
+    """
+    return "file:" + os.fspath(path)
+
+
 @cache
 def ffmpeg_version() -> str:
     """`n9.0.2-…` style version string of the binary in use (part of cache keys later)."""
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True, text=True, check=False,
-                         preexec_fn=_dies_with_us()).stdout
+    proc = start_ffmpeg(["-version"], what="asking FFmpeg its version", run_scoped=False, stdout=subprocess.PIPE)
+    try:
+        out, _ = proc.communicate()
+    finally:
+        finish_ffmpeg(proc)
     match = re.match(r"ffmpeg version (\S+)", out)
     return match.group(1) if match else "unknown"
 
@@ -162,6 +176,62 @@ def _relevant(stderr_lines: Sequence[str], limit: int = 8) -> str:
     return "\n".join("    " + ln[:300] for ln in chosen)
 
 
+def start_ffmpeg(args: Sequence[str], *, what: str, run_scoped: bool = True, stdout: int = subprocess.DEVNULL,
+                 bufsize: int = -1) -> subprocess.Popen:
+    """Start `ffmpeg -hide_banner -nostdin -nostats ARGS` the one way every FFmpeg nemoflow runs is started.
+
+    It dies with nemoflow (`_dies_with_us`) and, `run_scoped`, is in the run's registry, so `stop_all` (Ctrl-C, a
+    cancel) kills it; after `stop_all` nothing starts. stderr is a text pipe. The caller waits for it in this thread
+    and must `finish_ffmpeg` it, also when interrupted.
+    """
+    held = next((arg for arg in args if "\0" in arg), None)
+    if held is not None:  # no file name or argument can hold one; Popen would raise ValueError ("a bug", exit 70)
+        raise MediaError(f"{what}: a file name or text given to FFmpeg contains a NUL character (U+0000), which no file "
+                         f"name or FFmpeg argument can hold: {held.replace(chr(0), '<NUL>')[:120]!r}; remove it from the recipe")
+    if run_scoped and _stopped.is_set():
+        raise RenderError(f"not starting FFmpeg for {what}: the run is being cancelled")
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", *args]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE, text=True,
+                            errors="replace", bufsize=bufsize, preexec_fn=_dies_with_us())
+    if run_scoped:
+        with _live_lock:
+            _live.add(proc)
+    if run_scoped and _stopped.is_set():  # stop_all() ran between the check above and the add
+        proc.kill()
+    return proc
+
+
+def finish_ffmpeg(proc: subprocess.Popen) -> None:
+    """Kill `proc` if it still runs, reap it and drop it from the registry."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    with _live_lock:
+        _live.discard(proc)
+
+
+@attrs.frozen
+class Captured:
+    """What an FFmpeg run reported: its exit code and everything it wrote to stderr."""
+
+    returncode: int
+    stderr: str
+
+
+def capture_ffmpeg(args: Sequence[str], *, what: str, timeout: float | None = None) -> Captured:
+    """Run `ffmpeg ARGS` (its log level included) to the end for what it logs: measuring filters (ebur128, the
+    detectors, ssim) report on stderr. Started by `start_ffmpeg`, so Ctrl-C and a cancel stop it like a render;
+    stopped so, it raises RenderError. `timeout` (s) raises subprocess.TimeoutExpired once the process is killed."""
+    proc = start_ffmpeg(args, what=what)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    finally:
+        finish_ffmpeg(proc)
+    if proc.returncode != 0 and _stopped.is_set():
+        raise RenderError(f"FFmpeg was stopped while {what}: the run was cancelled")
+    return Captured(proc.returncode, err)
+
+
 def run_ffmpeg(args: Sequence[str], *, what: str, on_progress: ProgressCallback | None = None,
                on_start: Callable[[subprocess.Popen], None] | None = None, run_scoped: bool = True) -> None:
     """Run `ffmpeg ARGS`; raise RenderError with the telling stderr lines if it fails.
@@ -172,21 +242,9 @@ def run_ffmpeg(args: Sequence[str], *, what: str, on_progress: ProgressCallback 
     and must be able to kill it. `run_scoped=False` keeps the process out of the
     run's registry, so a run's cancel never touches it (the fake service's renders).
     """
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-progress", "pipe:1", *args]
-    held = next((arg for arg in args if "\0" in arg), None)
-    if held is not None:  # no file name or argument can hold one; Popen would raise ValueError ("a bug", exit 70)
-        raise MediaError(f"{what}: a file name or text given to FFmpeg contains a NUL character (U+0000), which no file "
-                         f"name or FFmpeg argument can hold: {held.replace(chr(0), '<NUL>')[:120]!r}; remove it from the recipe")
     tail: deque[str] = deque(maxlen=200)
-    if run_scoped and _stopped.is_set():
-        raise RenderError(f"not starting FFmpeg for {what}: the run is being cancelled")
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            errors="replace", bufsize=1, preexec_fn=_dies_with_us())
-    if run_scoped:
-        with _live_lock:
-            _live.add(proc)
-    if run_scoped and _stopped.is_set():  # stop_all() ran between the check above and the add
-        proc.kill()
+    proc = start_ffmpeg(["-loglevel", "error", "-progress", "pipe:1", *args], what=what, run_scoped=run_scoped,
+                        stdout=subprocess.PIPE, bufsize=1)
     if on_start is not None:
         on_start(proc)
     reader = threading.Thread(target=lambda: tail.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]

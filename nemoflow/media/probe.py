@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import statistics
 from collections.abc import Iterator
 from fractions import Fraction
@@ -34,7 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ..core.units import human_bytes
+from ..draft.media import AudioTrack
 from ..errors import MediaError
+from .ffmpeg import ffmpeg_path
 
 if TYPE_CHECKING:
     import av.container
@@ -42,6 +44,10 @@ if TYPE_CHECKING:
 
 # Packets demuxed from the start of a video stream to judge its frame timing.
 _TIMING_SAMPLE = 60
+# ...and from each of a few later points (a quarter, half, three quarters in), found by seeking to any frame:
+# a rate change after the first seconds is seen without demuxing the whole file.
+_WINDOWS = (0.25, 0.5, 0.75)
+_WINDOW_SAMPLE = 30
 # Packets we feed a decoder before concluding it will never produce a frame.
 _DECODE_BUDGET = 120
 # Picture formats whose files may hold one frame (an image) or many (a video).
@@ -58,17 +64,23 @@ class VideoInfo:
     coded_width: int
     coded_height: int
     rotation: int
-    fps: float
+    fps: float  # for a variable rate, the fastest rate sampled (the rate that keeps every frame), not the average
     vfr: bool
     pix_fmt: str
     bit_depth: int
     profile: str | None
     frames: int | None
+    fps_min: float = 0.0  # variable rate only: the slowest rate sampled
+    fps_avg: float = 0.0  # variable rate only: frames / duration, as FFmpeg reports it
+    duration: float | None = None  # the picture's own length (s); the container's may be longer (sound outlasting it)
+    # seconds from the container's start (its earliest stream, as FFmpeg times an input) to the first frame: MPEG-TS
+    # camera files and MP4s remuxed from them start the picture ~23 ms after the sound (AAC priming)
+    start: float = 0.0
 
 
 @attrs.frozen
 class AudioInfo:
-    """The first audio stream."""
+    """The audio stream a clip plays unless it chooses another: the container's default track, else the first."""
 
     codec: str
     sample_rate: int
@@ -87,6 +99,7 @@ class MediaInfo:
     bit_rate: int | None
     video: VideoInfo | None
     audio: AudioInfo | None
+    tracks: tuple[AudioTrack, ...] = ()  # every audio stream FFmpeg can decode, in file order
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types only, for `nemoflow probe --json` and caches."""
@@ -136,7 +149,7 @@ def open_media(path: Path) -> Iterator[av.container.InputContainer]:
     import av
 
     try:
-        container = av.open(os.fspath(path), "r", metadata_errors="replace")
+        container = av.open(ffmpeg_path(path), "r", metadata_errors="replace")  # `take:2.mp4` is a file, not a protocol
     except av_errors() as exc:
         raise MediaError(f"FFmpeg cannot read {path} ({_reason(exc)}); the file is corrupt, incomplete, or not really the "
                          "type its name says; open it in a media player to check, and export or download it again") from None
@@ -164,8 +177,9 @@ def probe(path: Path) -> MediaInfo:
 def inspect_container(container: av.container.InputContainer, path: Path, size: int) -> MediaInfo:
     """The MediaInfo of an open container; decodes the first video frame (or audio frame for audio-only files)."""
     vstream = next((s for s in container.streams.video if not _is_cover_art(s)), None)
-    audio_streams = list(container.streams.audio)
-    astream = next((s for s in audio_streams if s.codec_context is not None), None)  # skip tracks FFmpeg cannot decode
+    tracks = tuple(_audio_track(s) for s in container.streams.audio if s.codec_context is not None)  # skip undecodable ones
+    chosen = next((t for t in tracks if t.default), tracks[0]) if tracks else None
+    astream = container.streams[chosen.index] if chosen is not None else None
     if vstream is None and astream is None:
         found = _stream_summary(container) or "nothing"
         raise MediaError(f"{path} holds no video, image or audio stream that nemoflow can decode (FFmpeg sees: {found}); "
@@ -184,7 +198,7 @@ def inspect_container(container: av.container.InputContainer, path: Path, size: 
     duration = None if kind == "image" else _duration(container)
     bit_rate = container.bit_rate or None
     return MediaInfo(path=path, container=fmt, kind=kind, duration=duration, size_bytes=size, bit_rate=bit_rate,
-                     video=video, audio=audio)
+                     video=video, audio=audio, tracks=tracks)
 
 
 def _is_cover_art(stream: av.stream.Stream) -> bool:
@@ -229,10 +243,29 @@ def _video_info(container: av.container.InputContainer, stream: av.stream.Stream
         vfr = irregular or _rates_disagree(avg, _rate(stream.base_rate))
         if irregular and not stream.frames and sampled_rate:
             fps = sampled_rate  # Matroska cannot count frames; its "average" is only the guessed base rate
+    slowest = average = 0.0
+    if not animated:
+        rates = [r for r in (_window_rates(w, stream.time_base) for w in [pts, *_later_windows(container, stream)]) if r]
+        if len(rates) > 1 and max(f for f, _ in rates) / min(f for f, _ in rates) > 1.05:
+            vfr = True  # steady in each window, but not the same rate everywhere
+        if vfr and rates:
+            # Render at the fastest rate found, not the average: the average drops frames from the fast parts.
+            fastest, base = max(f for f, _ in rates), _rate(stream.base_rate)
+            if base and abs(fastest - base) / base < 0.03:
+                fastest = base  # Matroska's whole milliseconds make 30 fps look like 30.3; FFmpeg's base rate is exact
+            slowest, average, fps = min(s for _, s in rates), fps, fastest
     info = VideoInfo(codec=stream.codec.canonical_name, width=width, height=height, coded_width=coded_w, coded_height=coded_h,
                      rotation=rotation, fps=fps, vfr=vfr, pix_fmt=pix_fmt, bit_depth=_bit_depth(pix_fmt),
-                     profile=stream.profile or None, frames=frames)
+                     profile=stream.profile or None, frames=frames, fps_min=slowest, fps_avg=average,
+                     duration=_stream_duration(stream), start=_start_offset(container, stream))
     return info, len(pts) > 1 or (stream.frames or 0) > 1
+
+
+def _start_offset(container: av.container.InputContainer, stream: av.stream.Stream) -> float:
+    """The stream's first timestamp after the container's start (FFmpeg's zero for the input), never negative."""
+    if stream.start_time is None or not stream.time_base or container.start_time is None:
+        return 0.0
+    return max(0.0, float(stream.start_time * stream.time_base) - container.start_time / 1_000_000)
 
 
 def _scan_video(container: av.container.InputContainer, stream: av.stream.Stream, path: Path) -> tuple[Any, list[int]]:
@@ -263,6 +296,52 @@ def _scan_video(container: av.container.InputContainer, stream: av.stream.Stream
         raise MediaError(f"{path} has a {stream.codec_context.name} video stream but no frame of it could be decoded{why}; "
                          "the file is corrupt or was not finished; play it to check, and export or download it again")
     return frame, pts
+
+
+def _stream_duration(stream: av.stream.Stream) -> float | None:
+    """The stream's length: from its header (MP4), else Matroska's per-track `DURATION` tag (`00:00:02.000000000`)."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tag = str(stream.metadata.get("DURATION") or stream.metadata.get("duration") or "")
+    parts = tag.split(":")
+    try:
+        seconds = float(parts[-1]) + 60 * float(parts[-2]) + 3600 * float(parts[-3]) if len(parts) == 3 else None
+    except ValueError:
+        return None
+    return seconds if seconds and seconds > 0 else None
+
+
+def _later_windows(container: av.container.InputContainer, stream: av.stream.Stream) -> list[list[int]]:
+    """Packet timestamps from a few points later in the stream (demuxed, not decoded; seeking to any frame)."""
+    length = stream.duration or (int(container.duration / 1_000_000 / stream.time_base) if container.duration and stream.time_base
+                                 else 0)
+    if not length or not stream.time_base:
+        return []
+    start = stream.start_time or 0
+    windows = []
+    with contextlib.suppress(*av_errors()):
+        for where in _WINDOWS:
+            container.seek(int(start + where * length), stream=stream, any_frame=True, backward=True)
+            pts: list[int] = []
+            for packet in container.demux(stream):
+                if packet.pts is not None and packet.size:
+                    pts.append(packet.pts)
+                if len(pts) >= _WINDOW_SAMPLE:
+                    break
+            windows.append(pts)
+    return windows
+
+
+def _window_rates(pts: list[int], time_base: Fraction | None) -> tuple[float, float] | None:
+    """A window's fast and slow rates, from the lower and upper quartiles of its frame spacing: a pattern such as
+    30 fps with every third frame dropped is 30 fps (and 15), and one late or lost frame moves neither."""
+    stamps = sorted(set(pts))
+    if len(stamps) < 8 or not time_base:
+        return None
+    q1, _, q3 = statistics.quantiles([b - a for a, b in itertools.pairwise(stamps)], n=4)
+    if q1 <= 0:
+        return None
+    return 1 / float(q1 * time_base), 1 / float(q3 * time_base)
 
 
 def _require_audio_frame(container: av.container.InputContainer, stream: av.stream.Stream, path: Path) -> None:
@@ -336,6 +415,18 @@ def _audio_info(stream: av.stream.Stream) -> AudioInfo:
     return AudioInfo(codec=stream.codec.canonical_name, sample_rate=int(ctx.sample_rate or 0), channels=int(ctx.channels or 0))
 
 
+def _audio_track(stream: av.stream.Stream) -> AudioTrack:
+    import av.stream
+
+    ctx = stream.codec_context
+    language = stream.language if stream.language not in (None, "", "und") else None
+    title = str(stream.metadata.get("title") or "").strip() or None
+    layout = ctx.layout.name if ctx.layout is not None and ctx.layout.nb_channels else ""
+    return AudioTrack(index=stream.index, codec=stream.codec.canonical_name, sample_rate=int(ctx.sample_rate or 0),
+                      channels=int(ctx.channels or 0), layout=layout,
+                      default=bool(stream.disposition & av.stream.Disposition.default), language=language, title=title)
+
+
 def describe(info: MediaInfo) -> str:
     """Human summary for `nemoflow probe`: the facts that explain how a clip will render."""
     parts = [info.kind]
@@ -354,24 +445,25 @@ def describe(info: MediaInfo) -> str:
         codec = f"{v.codec} ({v.profile})" if v.profile else v.codec
         detail = [f"{codec} {size}"]
         if info.kind != "image":
-            detail.append(f"{v.fps:.3f}".rstrip("0").rstrip(".") + " fps" + (" variable" if v.vfr else ""))
+            rate = f"{v.fps:.3f}".rstrip("0").rstrip(".") + " fps"
+            if v.vfr and v.fps_min and v.fps_min < v.fps * 0.99:  # a variable rate renders at its fastest: show the range
+                rate = f"variable {v.fps_min:.3f}".rstrip("0").rstrip(".") + f"–{rate}, {v.fps_avg:.3f}".rstrip("0").rstrip(".") \
+                    + " average"
+            elif v.vfr:
+                rate += " variable"
+            detail.append(rate)
         detail.append(f"{v.pix_fmt} {v.bit_depth}-bit")
         if v.frames and info.kind != "image":
             detail.append(f"{v.frames} frames")
         lines.append(f"  {'image' if info.kind == 'image' else 'video'}: {', '.join(detail)}")
     a = info.audio
-    if a is not None:
+    if len(info.tracks) > 1:
+        chosen = next((t for t in info.tracks if t.default), info.tracks[0])
+        for n, t in enumerate(info.tracks, 1):
+            used = "  (clips play this one unless they say `track N`)" if t is chosen else ""
+            lines.append(f"  audio track {n}: {t.codec}, {t.sample_rate} Hz, {t.describe()}{used}")
+    elif a is not None:
         lines.append(f"  audio: {a.codec}, {a.sample_rate} Hz, {a.channels} channel{'s' if a.channels != 1 else ''}")
     return "\n".join(lines)
 
 
-def human_bytes(n: int) -> str:
-    """`1.5 MB`: decimal units (10^6 bytes a MB), the one unit of every size nemoflow prints, the service's limit included."""
-    if n < 1000:
-        return f"{n} B"
-    value = n / 1000
-    for unit in ("kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            break
-        value /= 1000
-    return f"{value:.1f} {unit}"

@@ -12,6 +12,9 @@ from typing import Any
 
 from ..draft.media import MediaEntry, MediaKind
 from .escape import lavfi_number
+from .ffmpeg import ffmpeg_path
+from .rewrap import seekable_path
+from .timing import rate_text
 
 PATTERN_SOURCES = {
     "testsrc": "testsrc2=s={s}:r={r}",
@@ -34,7 +37,7 @@ def generator_source(gen: Mapping[str, Any]) -> tuple[str | None, str | None]:
     video = audio = None
     if name in ("pattern", "color"):
         size = f"{gen['w']}x{gen['h']}"
-        rate = lavfi_number(gen["fps"])
+        rate = rate_text(gen["fps"])  # 29.97 is 30000/1001, the rate the frame grid is computed in
         if name == "color":
             video = f"color=c=0x{gen['color'].lstrip('#')}:s={size}:r={rate}"
         else:
@@ -61,9 +64,11 @@ def _still_demuxer(entry: MediaEntry) -> list[str]:
     return ["-f", "image2", "-pattern_type", "none", "-c:v", str(entry.codec)]
 
 
-def input_args(entry: MediaEntry, start_ms: int, length_ms: int | None, *, loop: bool = False,
+def input_args(entry: MediaEntry, start_ms: float, length_ms: int | None, *, loop: bool = False,
                still_fps: float | None = None) -> list[str]:
-    """Arguments that open one media entry at `start_ms` for `length_ms` (input seeking, not a trim filter)."""
+    """Arguments that open one media entry at `start_ms` for `length_ms` (input seeking, not a trim filter).
+
+    A still with `still_fps` opens as its one frame, for a graph that loops it; without, as a looped stream."""
     args: list[str] = []
     if entry.gen is not None:
         video, audio = generator_source(entry.gen)
@@ -81,12 +86,20 @@ def input_args(entry: MediaEntry, start_ms: int, length_ms: int | None, *, loop:
     if entry.path is None:
         raise ValueError(f"media entry {entry} has neither a file nor a generator")
     if entry.kind == MediaKind.IMAGE:
-        return [*_still_demuxer(entry), "-loop", "1", "-framerate", lavfi_number(still_fps or 30), "-t", seconds(length_ms or 0),
-                "-i", entry.path]
+        if still_fps is not None:
+            # one frame, decoded once, at the output's rate (so its stream has that frame rate and time base):
+            # the filter graph loops the fitted frame (engines/local/graph.py `still_loop`); `-loop 1` decoded
+            # the file again for every output frame (10x the time for a 4K PNG)
+            return [*_still_demuxer(entry), "-framerate", rate_text(still_fps), "-i", ffmpeg_path(entry.path)]
+        # a still as a stream of `length_ms` (footage analysis measures a window of it)
+        return [*_still_demuxer(entry), "-loop", "1", "-framerate", "30", "-t", seconds(length_ms or 0),
+                "-i", ffmpeg_path(entry.path)]
     if loop:
         args += ["-stream_loop", "-1"]
     if start_ms:
         args += ["-ss", seconds(start_ms)]
     if length_ms is not None:
         args += ["-t", seconds(length_ms)]
-    return [*args, "-i", entry.path]
+    # a transport stream has no index to seek by: read its indexed copy (media/rewrap.py) when seeking
+    path = seekable_path(entry.path) if start_ms else entry.path
+    return [*args, "-i", ffmpeg_path(path)]

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from ..core.diagnostics import Span
-from ..core.model import MediaSource, Recipe, Step, StepKind, StepRef
+from ..core.model import CheckKind, MediaSource, Recipe, Step, StepKind, StepRef
 from ..core.values import VALUE_TYPES
 from .digests import DigestMemo
 
@@ -149,6 +149,8 @@ def compute_keys(recipe: Recipe, order: list[str], digests: DigestMemo, identity
         files = _files_read(step, base)
         for label, path in files:
             comps.append(Component(Part.FILE, label, digests.digest(path) or "missing"))
+        for label, path in _goldens(step, base):  # in the key but not claimed: --update-golden rewrites them as the step runs
+            comps.append(Component(Part.FILE, label, digests.digest(path) or "missing"))
         comps += [Component(Part.IDENTITY, name, value) for name, value in identity.items()]
         if step_identity is not None:
             comps += [Component(Part.IDENTITY, name, value) for name, value in step_identity(step).items()]
@@ -236,6 +238,13 @@ def _files_read(step: Step, base: Path) -> list[tuple[str, Path]]:
                 for path in _paths_in(value, base):
                     found.append((_rel(path, base), path))
     return found
+
+
+def _goldens(step: Step, base: Path) -> list[tuple[str, Path]]:
+    """The golden pictures an expect compares frames with (`frame at 5s looks like "golden/5s.png" …`)."""
+    if step.kind != StepKind.EXPECT:
+        return []
+    return [(_rel(c.value.golden, base), c.value.golden) for c in step.spec.checks if c.kind == CheckKind.LOOKS_LIKE]
 
 
 def _paths_in(value: Any, base: Path) -> list[Path]:

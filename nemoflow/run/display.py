@@ -123,6 +123,10 @@ class RunDisplay:
         if e.get("cached"):
             text += "  (cached)"
         self.line(text)
+        if e.get("golden_written"):
+            self.line(f"       {e['actual']}")
+        for path in e.get("artifacts") or ():  # what the failed check looked at, for a reviewer
+            self.line(f"       saved {path}")
 
     def _on_run_finished(self, e: dict[str, Any]) -> None:
         self.finished = e

@@ -4,6 +4,9 @@ Each `expect` assertion is a test case (classname: the expect step; name:
 the assertion as written), failing with expected vs actual. A second suite
 lists every step, so a failed render shows up as an error too; assertions
 that could not run because their export failed are skipped, not passed.
+Pictures a failed check saved are named in its system-out as
+`[[ATTACHMENT|path.png]]`, the line Jenkins' JUnit attachments plugin and
+GitLab's unit test reports turn into a link or an inline image.
 """
 
 from __future__ import annotations
@@ -51,7 +54,12 @@ class JUnitReport:
             if not c["ok"]:
                 counts["failures"] += 1
                 failure = ET.SubElement(case, "failure", message=f"expected {c['expected']}, actual {c['actual']}", type="expect")
-                failure.text = f"{c['file']}:{c['line']}: expected {c['expected']}\nactual: {c['actual']}"
+                failure.text = f"{c['file']}:{c['line']}: expected {c['expected']}\nactual: {c['actual']}" + "".join(
+                    f"\nsaved: {path}" for path in c.get("artifacts") or ())
+            out = [f"golden written: {c['golden_written']}"] if c.get("golden_written") else []
+            out += [f"[[ATTACHMENT|{_attached(path)}]]" for path in c.get("artifacts") or ()]  # Jenkins and GitLab show these
+            if out:
+                ET.SubElement(case, "system-out").text = "\n".join(out)
         for step in self.recipe.by_kind("expect"):  # assertions that never ran: their export failed or was blocked
             ended = self.steps.get(step.id)
             if ended is None or step.id in done_targets:
@@ -97,6 +105,15 @@ class JUnitReport:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
+
+
+def _attached(path: str) -> str:
+    """A picture's path for an attachment line: relative to the working directory (a CI job's project folder, which
+    GitLab resolves attachment paths against) when it is beneath it, else absolute."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
 
 
 def _totals(suite: ET.Element, counts: dict[str, int]) -> None:

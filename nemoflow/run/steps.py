@@ -32,7 +32,7 @@ from ..draft.output import Output, output_for
 from ..draft.schema import checked
 from ..engines.base import Engine, Message, Reporter, Timeline
 from ..errors import DraftError, NemoflowError, RenderError
-from .expect import evaluate
+from .expect import ExpectOptions, evaluate
 
 
 class ChecksFailed(NemoflowError):
@@ -68,8 +68,9 @@ class Steps:
     """Runs the steps of one recipe on one engine; media entries and Drafts are memoised for the run."""
 
     def __init__(self, recipe: Recipe, engine: Engine, *, cached: CachedResult, reporter: Callable[[str], Reporter],
-                 on_check: CheckSink | None = None) -> None:
+                 on_check: CheckSink | None = None, expect: ExpectOptions | None = None) -> None:
         self.recipe = recipe
+        self.expect = expect or ExpectOptions()  # golden pictures and failure artifacts (--update-golden, --junit)
         self.engine = engine
         self.cached = cached
         self.reporter = reporter
@@ -232,16 +233,23 @@ def run_expect(steps: Steps, step: Step[ExpectSpec]) -> Outcome:
     if not path.is_file():
         raise ChecksFailed(f"{step.id}: {os.path.relpath(path)} does not exist, so nothing could be checked")
     checks = []
-    for res in evaluate(path, spec.checks):
-        item = {"check": res.expected, "ok": res.ok, "expected": res.expected, "actual": res.actual,
+    for res in evaluate(path, spec.checks, options=steps.expect, name=step.id):
+        item = {"check": res.check.text, "ok": res.ok, "expected": res.expected, "actual": res.actual,
                 "file": res.check.span.file, "line": res.check.span.line}
+        if res.artifacts:
+            item["artifacts"] = [str(p) for p in res.artifacts]
+        if res.golden_written is not None:
+            item["golden_written"] = str(res.golden_written)
         checks.append(item)
         steps.on_check(step, item)
     bad = [c for c in checks if not c["ok"]]
     if bad:
         raise ChecksFailed(f"{len(bad)} of {len(checks)} checks failed in {step.id}: "
                            + "; ".join(f"{c['check']} (actual: {c['actual']})" for c in bad))
-    return Outcome({"checks": checks}, summary=f"{len(checks)} checks passed")
+    written = sum("golden_written" in c for c in checks)
+    kept = [{k: v for k, v in c.items() if k not in ("artifacts", "golden_written")} for c in checks]  # what this run did, not the cache
+    return Outcome({"checks": kept}, summary=f"{len(checks)} checks passed"
+                   + (f", {written} golden picture{'s' if written != 1 else ''} written" if written else ""))
 
 
 KINDS: dict[StepKind, Callable[[Steps, Any], Outcome]] = {

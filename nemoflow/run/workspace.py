@@ -24,7 +24,7 @@ import attrs
 
 from ..config import cache_dir, setting
 from ..core.graph import topological_order
-from ..core.model import Recipe, Step, StepKind
+from ..core.model import CheckKind, Recipe, Step, StepKind
 from ..core.outputs import OutputPolicy
 from ..engines.base import Engine, EngineContext, Message, Resource
 from ..engines.base import create as create_engine
@@ -36,6 +36,7 @@ from .destinations import OwnOutputs, check_destinations
 from .engines import choose_engine, state_root
 from .events import EventBus, Sink, new_run_id
 from .executor import Executor, Hooks, Task, TaskResult
+from .expect import ExpectOptions
 from .journal import Interrupted, Journal, last_interrupted
 from .lock import RunLock
 from .steps import Outcome, Steps
@@ -67,6 +68,7 @@ class RunOptions:
     engine_options: dict[str, str] = attrs.field(factory=dict)  # e.g. {"api_url": …} for the nemo engine
     outputs: OutputPolicy = attrs.field(factory=OutputPolicy)  # where exports may go (--allow-outside, output_root)
     overwrite: bool = False  # replace existing files at export paths that nemoflow did not write (--overwrite)
+    expect: ExpectOptions = attrs.field(factory=ExpectOptions)  # golden pictures, failure artifacts (--update-golden)
 
 
 @attrs.define
@@ -128,7 +130,10 @@ class Workspace:
     def plan(self, selected: set[str] | None = None) -> Plan:
         planner = self.planner
         chosen = planner.select(self.options.targets) if selected is None else selected
-        plan = planner.plan(chosen, planner.forced(self.options.force))
+        forced = planner.forced(self.options.force)
+        if self.options.expect.update_golden:  # golden pictures are (re)written from this render: their expects must run
+            forced |= {s.id for s in self.recipe.by_kind("expect") if any(c.kind == CheckKind.LOOKS_LIKE for c in s.spec.checks)}
+        plan = planner.plan(chosen, forced)
         for planned in plan.steps.values():
             if planned.record is not None:
                 self._records[planned.key.key] = planned.record
@@ -171,7 +176,8 @@ class Workspace:
             self.engine.close()
 
     def _steps(self, *, reporter: Callable[[str], Any], on_check: Callable[[Step, dict[str, Any]], None] | None = None) -> Steps:
-        self._live_steps = Steps(self.recipe, self.engine, cached=self._cached_result, reporter=reporter, on_check=on_check)
+        self._live_steps = Steps(self.recipe, self.engine, cached=self._cached_result, reporter=reporter, on_check=on_check,
+                                 expect=self.options.expect)
         return self._live_steps
 
     def _current_steps(self) -> Steps:

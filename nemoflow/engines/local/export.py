@@ -11,19 +11,25 @@ import hashlib
 import json
 import os
 import shutil
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from ...core import units
 from ...core.model import ExportSpec, Step
 from ...draft.media import MediaEntry, MediaKind
 from ...draft.model import AUDIO, TEXT, VIDEO, Draft
 from ...draft.output import Output
+from ...media import loudness as _loudness
 from ...media import workdir
-from ...media.ffmpeg import atomic_output, run_ffmpeg
-from ..base import Reporter, ffmpeg_progress
-from .graph import build_command, detect_command
+from ...media.encode import audio_args
+from ...media.ffmpeg import atomic_output, ffmpeg_version, run_ffmpeg
+from ...media.timing import exact_rate, first_source_frame, frame_index
+from ..base import Message, Reporter, ffmpeg_progress
+from .channels import stereo_filters, track_notes
+from .graph import build_command, detect_command, late_start
 
 
 @attrs.frozen
@@ -37,6 +43,8 @@ class ExportResult:
 
     def summary(self) -> str:
         how = f"smart cut: {self.detail}" if self.method == "smartcut" else f"{self.output.codec}, {self.output.quality}"
+        if self.method == "render" and self.detail:
+            how += f", {self.detail}"
         return f"{self.duration:.1f}s at {self.output.width}x{self.output.height}, {how}"
 
     def to_json(self) -> dict[str, Any]:
@@ -53,6 +61,11 @@ def export(step: Step[ExportSpec], draft: Draft, out: Output, report: Reporter, 
     """
     dest = step.spec.path
     work_root = dest.parent
+    if out.has_audio:
+        for line in track_notes(draft):  # a source with several audio tracks: say which one its clips play
+            report.message(Message.NOTE, line)
+    for kind, line in rate_notes(step, draft, out):  # a variable-rate source: which rate the output has, and why
+        report.message(kind, line)
     workdir.reap(work_root)
     _remove_legacy_work_dirs(dest)
     pieces = _smartcut_pieces(draft, out)
@@ -67,12 +80,14 @@ def export(step: Step[ExportSpec], draft: Draft, out: Output, report: Reporter, 
             detail = f"copied {done.copied_seconds:.1f}s, re-encoded {done.reencoded_seconds:.1f}s"
             return ExportResult(step.id, dest, "smartcut", draft.d / 1000, out, detail)
     transforms = _stabilize(step, draft, report, cache_dir)
+    level = _loudness_pass(step, draft, out, report, cache_dir, work_root, transforms)
     with atomic_output(dest) as tmp, workdir.work_dir(work_root, "render") as work:
-        cmd = build_command(draft, out, tmp, what=step.id, cache_dir=cache_dir, transforms=transforms, work=work)
+        cmd = build_command(draft, out, tmp, what=step.id, cache_dir=cache_dir, transforms=transforms, work=work,
+                            loudness=level.filters if level else ())
         if os.environ.get("NEMOFLOW_DEBUG"):
             print("ffmpeg " + " ".join(cmd.args), flush=True)
         run_ffmpeg(cmd.args, what=step.id, on_progress=ffmpeg_progress(report, cmd.duration, "render"))
-    return ExportResult(step.id, dest, "render", cmd.duration, out)
+    return ExportResult(step.id, dest, "render", cmd.duration, out, _loudness_detail(level))
 
 
 def _remove_legacy_work_dirs(dest: Path) -> None:
@@ -83,9 +98,47 @@ def _remove_legacy_work_dirs(dest: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def rate_notes(step: Step[ExportSpec], draft: Draft, out: Output) -> list[tuple[Message, str]]:
+    """One line per variable-frame-rate file in the edit: the rates the probe found and the output's rate.
+
+    When the export sets no `fps`, the output takes the edit's rate (its first clip's); for a VFR clip that is
+    its fastest rate, not its average, so no frame of its fast parts is dropped (docs/engine.md "Frame timing").
+    """
+    notes: list[tuple[Message, str]] = []
+    seen: set[str] = set()
+    for seg in draft.segments(VIDEO):
+        entry = draft.media_entry(seg.m["src"])
+        if not entry.vfr or entry.path is None or entry.path in seen or entry.is_still:
+            continue
+        seen.add(entry.path)
+        fastest = float(entry.fps or 0)
+        found = f"{_fps(entry.fps_min)}–{_fps(fastest)} fps" if entry.fps_min and entry.fps_min < fastest * 0.99 else \
+            f"about {_fps(fastest)} fps"
+        if entry.fps_avg:
+            found += f", {_fps(entry.fps_avg)} on average"
+        if step.spec.settings.fps is not None:
+            notes.append((Message.NOTE, f"{entry.path} has a variable frame rate ({found}); the export's `fps` makes the "
+                                        f"output {_fps(out.fps)} fps"))
+        elif out.fps + 0.01 >= fastest:
+            notes.append((Message.NOTE, f"{entry.path} has a variable frame rate ({found}); the output is {_fps(out.fps)} fps, "
+                                        "its fastest rate, so no frame is dropped; to choose another rate, set `fps` in the "
+                                        f"export (e.g. `fps {_fps(round(out.fps))}fps`)"))
+        else:
+            notes.append((Message.WARNING, f"{entry.path} has a variable frame rate ({found}); the output is {_fps(out.fps)} fps "
+                                           "(the edit's rate, from its first clip), slower than its fastest parts, so frames of "
+                                           f"those are dropped; to keep them, set `fps {_fps(round(fastest))}fps` in the export"))
+    return notes
+
+
+def _fps(value: float | None) -> str:
+    return f"{float(value or 0):.3f}".rstrip("0").rstrip(".")
+
+
 def _smartcut_pieces(draft: Draft, out: Output):
     """Pieces for a smart cut, or None when the timeline needs the filter graph."""
     if draft.segments(TEXT) or draft.segments(AUDIO) or out.codec != "h264" or out.container not in ("mp4", "mov", "mkv"):
+        return None
+    if draft.m.get("loudness") and out.has_audio:  # the sound is re-levelled: nothing to copy
         return None
     if out.bitrate or out.audio == "opus":
         return None
@@ -99,8 +152,22 @@ def _smartcut_pieces(draft: Draft, out: Output):
                 or abs(float(entry.fps or 0) - out.fps) > 0.01 or entry.pix_fmt != "yuv420p" or entry.rotation
                 or (out.has_audio and not entry.audio)):
             return None
-        start = m.get("in", 0) / 1000
-        pieces.append((Path(entry.path), start, start + seg.d / 1000))
+        track = entry.audio_track(m.get("track")) if out.has_audio else None
+        if out.has_audio and track is None:
+            return None  # which stream is the clip's track is not known (an old Draft): the graph reads the first
+        # the filter graph's frames (docs/engine.md "Frame timing"): from the source frame nearest the in-point
+        # (smart cut's own rule), as many as the clip spans on the output's frame grid
+        rate = exact_rate(out.fps)
+        # smart cut times the picture from its first frame; the in-point is on the file's timeline, which starts
+        # before the picture when the sound does (MPEG-TS: late_start), so the same frame as the graph's is chosen.
+        # A clip from the file's start begins at the first frame, with the sound from that instant (nothing to hold)
+        first = Fraction(max(0, first_source_frame(Fraction(m.get("in", 0)) - late_start(entry) * 1000, rate))) / rate
+        frames = frame_index(seg.end, rate) - frame_index(seg.st, rate)
+        if not frames and len(draft.segments(VIDEO)) > 1:
+            continue  # under half a frame: no frame, as in the graph (graph.kept_clips)
+        frames = max(1, frames)
+        pieces.append((Path(entry.path), float(first), float(first + frames / rate), track.index if track else None,
+                       tuple(stereo_filters(entry, m)) if track else ()))
     if not pieces:
         return None
     from .smartcut import Piece
@@ -108,14 +175,17 @@ def _smartcut_pieces(draft: Draft, out: Output):
     return [Piece(*p) for p in pieces]
 
 
+STABILIZE_REVISION = 2  # in the cache key of a clip's motion analysis: bump when stabilize.detect_filter changes
+
+
 def _stabilize(step: Step, draft: Draft, report: Reporter, cache_dir: Path) -> dict[int, Path]:
     """Pass 1 of two-pass stabilization for each clip that asks for it; transforms cached by content."""
     found: dict[int, Path] = {}
     for i, seg in enumerate(draft.segments(VIDEO)):
-        if not any(e.get("type") == "stabilize" for e in seg.m.get("fx", [])):
-            continue
+        if not any(e.get("type") == "stabilize" for e in seg.m.get("fx", [])) or seg.m.get("still"):
+            continue  # a still has no shake
         entry = draft.media_entry(seg.m["src"])
-        key = json.dumps([content_id(entry), seg.m.get("in", 0), seg.d, seg.m.get("speed", 1.0),
+        key = json.dumps([STABILIZE_REVISION, content_id(entry), seg.m.get("in", 0), seg.d, seg.m.get("speed", 1.0),
                           [e for e in seg.m.get("fx", []) if e.get("type") == "stabilize"]], sort_keys=True)
         trf = cache_dir / "vidstab" / (hashlib.sha256(key.encode()).hexdigest()[:20] + ".trf")
         if not trf.exists():
@@ -126,6 +196,69 @@ def _stabilize(step: Step, draft: Draft, report: Reporter, cache_dir: Path) -> d
                 run_ffmpeg(cmd.args, what=cmd.what, on_progress=ffmpeg_progress(report, cmd.duration, phase))
         found[i] = trf
     return found
+
+
+LOUDNESS_FIT_REVISION = 1  # in the cache key of a loudness plan: bump when fit() or the meter changes
+
+
+def _loudness_pass(step: Step, draft: Draft, out: Output, report: Reporter, cache_dir: Path, work_root: Path,
+                   transforms: dict[int, Path]) -> _loudness.Plan | None:
+    """Pass 1 of `loudness`: the mixed programme's sound rendered to a file, measured, and fitted to the target.
+
+    The plan (filters and what they measured to give) is cached by content: the pass-1 command (the whole audio
+    graph), the sources' identities, the target, the audio encoder and the FFmpeg build. A re-render with only a
+    title changed, or a second export of the same draft at another size, measures nothing again.
+    """
+    spec = draft.m.get("loudness")
+    if not spec or not out.has_audio:
+        return None
+    target, peak = float(spec["i"]), float(spec.get("tp", _loudness.DEFAULT_PEAK_DBTP))
+    encode = audio_args(out)
+    out = _measuring_size(out)
+    draft = draft.with_segments(TEXT, [])  # text never changes the sound: not drawn, and not in the key
+    probe = build_command(draft, out, Path("programme.wav"), what=step.id, cache_dir=cache_dir, transforms=transforms,
+                          programme_audio=True)
+    key = json.dumps([LOUDNESS_FIT_REVISION, probe.args, [content_id(draft.media_entry(k)) for k in sorted(draft.media)],
+                      target, peak, encode, ffmpeg_version()], sort_keys=True, default=str)
+    cached = cache_dir / "loudness" / (hashlib.sha256(key.encode()).hexdigest()[:20] + ".json")
+    try:
+        return _loudness.Plan.from_json(json.loads(cached.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    with workdir.work_dir(work_root, "loudness") as work:
+        programme = work / "programme.wav"
+        phase = "loudness: measuring the programme"
+        cmd = build_command(draft, out, programme, what=f"{step.id} ({phase})", cache_dir=cache_dir, transforms=transforms,
+                            work=work, programme_audio=True)
+        run_ffmpeg(cmd.args, what=cmd.what, on_progress=ffmpeg_progress(report, cmd.duration, phase))
+        plan = _loudness.fit(programme, target, peak, encode, work / "candidate.mkv",
+                             run=lambda args: run_ffmpeg(args, what=f"{step.id} (loudness: fitting)"))
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(cached) as tmp:
+        tmp.write_text(json.dumps(plan.to_json()), encoding="utf-8")
+    return plan
+
+
+def _loudness_detail(plan: _loudness.Plan | None) -> str:
+    """`-14.0 LUFS, -1.2 dBTP (gain +5.3 dB, limited)`: what the fitted sound measured, for the run's summary."""
+    if plan is None:
+        return ""
+    if plan.mode == "none":
+        return "loudness: silent programme, left as it is"
+    got = plan.result
+    if got is None or got.integrated is None:
+        return ""
+    peak = f", {units.true_peak(got.true_peak, 1)}" if got.true_peak is not None else ""
+    return f"{units.loudness(got.integrated, 1)}{peak} (gain {plan.gain:+.1f} dB, {plan.mode})"
+
+
+def _measuring_size(out: Output) -> Output:
+    """The output at 180 lines for pass 1: its picture is thrown away, but FFmpeg still runs the video filters of the
+    graph, so they run small (at 4K they cost the measuring pass ~10% of a render; at 180 lines, little). The sound
+    does not depend on the frame size: the same samples either way."""
+    if out.height <= 180:
+        return out
+    return attrs.evolve(out, width=max(2, round(out.width * 180 / out.height / 2) * 2), height=180)
 
 
 def content_id(entry: MediaEntry) -> Any:

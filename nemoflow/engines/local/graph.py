@@ -10,18 +10,23 @@ For the standard edit this yields the same graph a person would write by hand.
 
 from __future__ import annotations
 
+import re
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from ...draft.media import MediaEntry
-from ...draft.model import AUDIO, TEXT, VIDEO, Draft
+from ...draft.model import AUDIO, TEXT, VIDEO, Draft, Segment
 from ...draft.output import Output
 from ...media.encode import audio_args, container_args, video_args
-from ...media.escape import filter_value, lavfi_number
+from ...media.escape import lavfi_number
 from ...media.sources import input_args
 from ...media.sources import seconds as _s
+from ...media.timing import exact_rate, first_source_frame, frame_index, rate_text
+from . import stabilize
+from .channels import audio_source, stereo_filters
 from .effects import effect_filters
 from .grade import color_filters
 from .text import text_filter
@@ -29,6 +34,7 @@ from .text import text_filter
 XFADE = {"crossfade": "fade", "fade": "fadeblack", "fadewhite": "fadewhite", "wipeleft": "wipeleft",
          "wiperight": "wiperight", "slideleft": "slideleft", "slideright": "slideright"}
 AUDIO_FORMAT = "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
+PROGRAMME_AUDIO_ARGS = ["-c:a", "pcm_f32le", "-rf64", "auto", "-f", "wav"]  # float: a mix over full scale is kept
 GRAPH_INLINE_BYTES = 64 * 1024  # longer graphs go to FFmpeg in a file: one argument may hold 128 KiB on Linux
 
 
@@ -99,6 +105,98 @@ def _fit(g: _Graph, src: str, entry: MediaEntry, fit: str | None, pad: str | Non
     return merged, []
 
 
+@attrs.frozen
+class _Cut:
+    """Where one clip's source is opened and how much of it is kept, on the frame grid (docs/engine.md "Frame timing")."""
+
+    seek_ms: float  # where the input is opened: a quarter source frame before the first frame, so that frame is kept
+    skip: Fraction  # seconds of sound between the seek point and the first frame's instant (trimmed off)
+    frames: int  # output frames of this clip
+
+
+def kept_clips(video: tuple[Segment, ...], rate: Fraction) -> list[tuple[int, Segment]]:
+    """The clips that get frames, with their index in the edit. A clip whose start and end land on the same output
+    frame boundary (shorter than half a frame) has none: it drops out, picture and sound, so the next clip starts on
+    its own frame (av-findings F10). A clip a transition touches stays (xfade needs it), and a lone clip or an edit
+    of only such clips keeps its first clip, shown for one frame."""
+    keep = [(i, seg) for i, seg in enumerate(video)
+            if seg.tr or (i + 1 < len(video) and video[i + 1].tr)
+            or frame_index(seg.end, rate) > frame_index(seg.st, rate)]
+    return keep or list(enumerate(video[:1]))
+
+
+def _cut(entry: MediaEntry, in_ms: int, seg_st: int, seg_end: int, out_rate: Fraction) -> _Cut:
+    frames = max(1, frame_index(seg_end, out_rate) - frame_index(seg_st, out_rate))
+    seek, skip = source_seek(entry, in_ms)
+    return _Cut(seek_ms=seek, skip=skip, frames=frames)
+
+
+def source_seek(entry: MediaEntry, in_ms: int) -> tuple[float, Fraction]:
+    """Where to open a clip's source (ms) so its first frame is the one nearest the in-point, and the seconds of
+    sound from there to that frame's instant. Stabilization's analysis opens it at the same place."""
+    if not entry.fps or entry.is_still or not in_ms:
+        return in_ms, Fraction(0)
+    if entry.vfr:  # no grid to snap to: open two of its slowest frames early; the graph times from the in-point
+        seek = max(Fraction(0), Fraction(in_ms, 1000) - 2 / Fraction(entry.fps_min or float(entry.fps) / 2).limit_denominator(1001))
+        return float(seek * 1000), Fraction(in_ms, 1000) - seek
+    rate = exact_rate(float(entry.fps))
+    late = late_start(entry)  # the source's frames are at late + n / rate on FFmpeg's timeline for the file
+    n = max(0, first_source_frame(Fraction(in_ms) - late * 1000, rate))
+    start = late + Fraction(n) / rate  # seconds: both picture and sound start here
+    seek = max(Fraction(0), start - 1 / (4 * rate))
+    return float(seek * 1000), start - seek
+
+
+def late_start(entry: MediaEntry) -> Fraction:
+    """Seconds from the file's start to its first frame (MediaEntry.v_start: MPEG-TS camera files start the picture
+    ~23 ms after the sound); 0 for most files, stills and generators."""
+    if entry.is_still or not entry.v_start:
+        return Fraction(0)
+    return Fraction(round(entry.v_start * 1000), 1_000_000)
+
+
+def _sec(value: Fraction) -> str:
+    return lavfi_number(float(value))
+
+
+_ALPHA = re.compile(r"(rgba|bgra|argb|abgr|ya\d|gbrap|yuva|pal8)")  # pixel formats that may carry transparency
+
+
+def still_loop(frames: int, fps: float) -> list[str]:
+    """A still's one decoded, fitted frame shown for exactly `frames` frames at the output's rate: the loop filter
+    repeats it by reference, so the file is decoded, scaled and converted once, not once per output frame.
+    `fps` gives the link its rate (without it a transition after the still starts the next clip a frame late:
+    av-findings F6) but drops the last frame at EOF (F8): `tpad` adds a spare, `trim` keeps exactly `frames`."""
+    rate = rate_text(fps)
+    return [f"loop=loop={frames - 1}:size=1", f"setpts=N/({rate})/TB", f"fps={rate}", "tpad=stop_mode=clone:stop=1",
+            f"trim=end_frame={frames}"]
+
+
+def _stabilized(g: _Graph, src: str, trf: Path, stab: dict[str, Any], seek_ms: float, fps: float) -> str:
+    """The clip's source stream with its shake removed (stabilize.py); with a span, only the frames in it, the rest
+    passed through untouched and joined back in order."""
+    transform = stabilize.transform_filter(stab, trf, fps)
+    span = stabilize.window(stab, seek_ms)
+    if span is None:
+        return g.chain(src, [transform], "stab")
+    start, end = span
+    if end is not None and end <= start:
+        return src  # a later `trim` cut the whole span away
+    parts = [("during", [*stabilize.span_filters(start, end), transform])]
+    if start > 0:
+        parts.insert(0, ("before", [f"trim=end={lavfi_number(start)}"]))
+    if end is not None:
+        parts.append(("after", stabilize.span_filters(end, None)))
+    if len(parts) == 1:
+        return g.chain(src, parts[0][1], "stab")
+    copies = [g.label("sp") for _ in parts]
+    g.raw(f"[{src}]split={len(parts)}" + "".join(f"[{c}]" for c in copies))
+    pieces = [g.chain(c, filters, "st") for c, (_, filters) in zip(copies, parts, strict=True)]
+    joined = g.label("stab")
+    g.raw("".join(f"[{p}]" for p in pieces) + f"concat=n={len(pieces)}:v=1:a=0[{joined}]")
+    return joined
+
+
 def _atempo(speed: float) -> list[str]:
     """atempo takes 0.5..100 per instance; chain for slower."""
     filters = []
@@ -110,40 +208,77 @@ def _atempo(speed: float) -> list[str]:
 
 
 def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir: Path,
-                  transforms: dict[int, Path] | None = None, work: Path | None = None) -> Command:
+                  transforms: dict[int, Path] | None = None, work: Path | None = None,
+                  loudness: tuple[str, ...] = (), programme_audio: bool = False) -> Command:
     """The whole render of `draft` to `dest` as one FFmpeg command.
 
     With a `work` directory (the engine's), text is handed to FFmpeg in files there and a long graph too, so
     no title is limited by the size of one command-line argument (128 KiB on Linux); without one, inline.
+    `loudness` filters (media/loudness.py's fit) run on the whole mix, after `_mix`. `programme_audio` is pass 1 of
+    `loudness`: the same graph, its mixed sound written to `dest` as float WAV and its picture to FFmpeg's null muxer.
     """
     g = _Graph()
-    video = draft.segments(VIDEO)
+    rate = exact_rate(out.fps)
+    keep = kept_clips(draft.segments(VIDEO), rate)
+    video = [seg for _, seg in keep]
     total = draft.d
     transitions = any(s.tr for s in video[1:])
     many = len(video) > 1
+    frame_tb = f"{rate.denominator}/{rate.numerator}"  # one output frame
     pieces: list[tuple[str, str | None]] = []
-    for i, seg in enumerate(video):
+    for i, seg in keep:  # i: the clip's index in the edit (`transforms` is keyed by it)
         entry = draft.media_entry(seg.m["src"])
         speed = float(seg.m.get("speed", 1.0))
         still = bool(seg.m.get("still"))
         in_ms = 0 if still else int(seg.m.get("in", 0))
-        length = seg.d if still else round(seg.d * speed)
-        k = g.add_input(input_args(entry, in_ms, length, still_fps=out.fps))
+        cut = _cut(entry, in_ms, seg.st, seg.end, rate)
+        span = Fraction(cut.frames) / rate  # the clip's exact length on the output's frame grid, in seconds
+        # read a little past the end (two source frames) so a clip never runs a frame short; trim cuts it exactly
+        margin = 2 / float(entry.fps or out.fps)
+        length = seg.d if still else round((float(cut.skip + span * Fraction(speed)) + margin) * 1000)
+        k = g.add_input(input_args(entry, cut.seek_ms, length, still_fps=out.fps))
         fx = seg.m.get("fx", [])
         vf: list[str] = []
+        vsrc = f"{k}:v"
         if transforms and i in transforms:
-            stab = next(e for e in fx if e["type"] == "stabilize")
-            vf += [f"vidstabtransform=input={filter_value(str(transforms[i]))}:smoothing={int(stab.get('smoothing', 15))}"
-                   ":optzoom=1:zoom=0:interpol=bicubic", "unsharp=5:5:0.6:3:3:0.3"]
+            vsrc = _stabilized(g, vsrc, transforms[i], next(e for e in fx if e["type"] == "stabilize"), cut.seek_ms,
+                               float(entry.fps or out.fps))
+        if still and entry.pix_fmt and _ALPHA.match(entry.pix_fmt):
+            vf.append("premultiply=inplace=1")  # transparent parts over black, not the colour hidden under them
+        # a still is one frame, looped after it is fitted (`still_loop`): no resampling or trimming of its stream
+        # a picture that starts after the file's start (MediaEntry.v_start), used from there: its first frame is
+        # held from 0 until its own instant (`fps` fills the start), so the clip keeps the source's A/V timing
+        late = late_start(entry) if not in_ms else Fraction(0)
+        resample = not still and (transitions or entry.vfr or abs(speed - 1) > 1e-9 or abs(float(entry.fps or 0) - out.fps) > 0.01
+                                  or late > 0)
+        # Resampled, each output instant shows the source frame nearest it: the stream is moved half a source frame
+        # (at this speed) earlier and `fps` rounds up and starts at 0, so an instant takes the last frame whose
+        # interval has begun. `fps`'s default (round=near) would show the later of two frames near one instant.
+        # In µs (`settb=AVTB` below; in Matroska's whole ms a frame could round onto an instant and show a frame
+        # early: av-findings F9), plus 1 + 1/speed µs, the most the µs rounding of PTS and STARTPTS can add, so an
+        # exact tie still goes to the later frame.
+        early = f"-{lavfi_number(1e6 / (2 * float(entry.fps or out.fps) * speed) + 1 + 1 / speed)}" if resample else ""
+        # the first kept frame (a quarter frame after the seek point) at 0; a VFR clip is timed from its in-point,
+        # so `fps` below picks its frames by time (the frames before the in-point are dropped there)
+        zero = f"{_sec(cut.skip)}/TB" if entry.vfr and cut.skip else f"(STARTPTS-{_sec(late)}/TB)" if late else "STARTPTS"
+        if resample:
+            vf.append("settb=AVTB")
         if abs(speed - 1.0) > 1e-9:
-            vf.append(f"setpts=(PTS-STARTPTS)/{lavfi_number(speed)}")
-        if transitions or entry.vfr or abs(speed - 1) > 1e-9 or abs(float(entry.fps or 0) - out.fps) > 0.01:
-            # a resampled stream can end a frame early: hold the last frame, then cut to the exact length
-            vf += [f"fps={lavfi_number(out.fps)}", f"tpad=stop_mode=clone:stop_duration={lavfi_number(2 / out.fps)}",
-                   f"trim=duration={_s(seg.d)}"]
-        src, fit_filters = _fit(g, g.chain(f"{k}:v", vf, "pre"), entry, seg.m.get("fit"), seg.m.get("pad"), out)
+            vf.append(f"setpts=(PTS-{zero})/{lavfi_number(speed)}{early}")
+        elif cut.seek_ms or resample:
+            vf.append(f"setpts=PTS-{zero}{early}")
+        if resample:
+            vf.append(f"fps={rate_text(out.fps)}:start_time=0:round=up")
+        if not still and (resample or many or cut.seek_ms):
+            # a resampled or trimmed stream can end a frame early: hold the last frame, then keep exactly `frames`
+            vf += ["tpad=stop_mode=clone:stop=2", f"trim=end_frame={cut.frames}"]
+        src, fit_filters = _fit(g, g.chain(vsrc, vf, "pre"), entry, seg.m.get("fit"), seg.m.get("pad"), out)
         if entry.pix_fmt != "yuv420p":
-            fit_filters.append("format=yuv420p")  # after scale, so swscale converts while it scales: one pass
+            # after scale, so swscale converts while it scales: one pass; limited range, so a full-range source
+            # (MJPEG's yuvj420p) has its levels converted (white 255 -> 235), not only its tag
+            fit_filters.append("format=pix_fmts=yuv420p:color_ranges=tv")
+        if still:
+            fit_filters += still_loop(cut.frames, out.fps)
         pre = g.chain(src, fit_filters, "sz")
         post = color_filters(fx, cache_dir) + effect_filters(fx, out)
         for e in fx:
@@ -151,18 +286,26 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
                 start = 0 if e["dir"] == "in" else seg.d - e["d"]
                 post.append(f"fade=t={e['dir']}:st={_s(start)}:d={_s(e['d'])}")
         if transitions:
-            post.append("settb=AVTB")
+            # one frame per tick: xfade compares its offset (µs, rounded) with pts, and pts counted in whole frames
+            # stay exact over any number of transitions (in µs they drifted a µs per transition: av-findings F5)
+            post.append(f"settb={frame_tb}")
         v = g.chain(pre, post, "v")
         a = None
         if out.has_audio:
             af: list[str] = []
+            # timing: sound from the first frame's instant, and exactly as many samples as the clip's frames last
+            f0 = frame_index(seg.st, rate)
+            samples = round(Fraction(f0 + cut.frames, 1) * 48000 / rate) - round(Fraction(f0) * 48000 / rate)
             if entry.audio:
-                asrc = f"{k}:a"
+                asrc = audio_source(k, entry, seg.m)  # exactly one track: the clip's `track`, else the file's default
+                af += stereo_filters(entry, seg.m)  # the output is stereo; a stereo track keeps its left and right
+                if cut.skip:
+                    af += [f"atrim=start={_sec(cut.skip)}", "asetpts=PTS-STARTPTS"]
                 if abs(speed - 1.0) > 1e-9:
                     af += _atempo(speed)
             else:
                 asrc = g.label("sil")
-                g.raw(f"anullsrc=r=48000:cl=stereo,atrim=duration={_s(seg.d)}[{asrc}]")
+                g.raw(f"anullsrc=r=48000:cl=stereo,atrim=end_sample={samples}[{asrc}]")
             volume = float(seg.m.get("volume", 100.0))
             if abs(volume - 100) > 1e-6:
                 af.append(f"volume={lavfi_number(volume / 100)}")
@@ -171,19 +314,23 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
                     start = 0 if e["dir"] == "in" else seg.d - e["d"]
                     af.append(f"afade=t={e['dir']}:st={_s(start)}:d={_s(e['d'])}")
             if many:
-                af += [AUDIO_FORMAT, f"apad=whole_dur={_s(seg.d)}", f"atrim=duration={_s(seg.d)}"]
+                af += [AUDIO_FORMAT, f"apad=whole_len={samples}", f"atrim=end_sample={samples}"]
             a = g.chain(asrc, af, "a")
         pieces.append((v, a))
     v_acc, a_acc = pieces[0]
-    for seg, (v, a) in zip(video[1:], pieces[1:], strict=True):
-        if seg.tr:
-            kind, d = XFADE[seg.tr["type"]], seg.tr["d"]
+    for prev, seg, (v, a) in zip(video, video[1:], pieces[1:], strict=False):
+        # a transition a timeline `trim` cut to under half a frame overlaps no whole frame: a hard cut (xfade and
+        # acrossfade refuse a zero length)
+        if seg.tr and frame_index(prev.end, rate) > frame_index(seg.st, rate):
+            # on the frame grid: the overlap runs from this clip's first frame to the end of the previous one
+            kind, f0, f1 = XFADE[seg.tr["type"]], frame_index(seg.st, rate), frame_index(prev.end, rate)
             nv = g.label("xv")
-            g.raw(f"[{v_acc}][{v}]xfade=transition={kind}:duration={_s(d)}:offset={_s(seg.st)}[{nv}]")
+            g.raw(f"[{v_acc}][{v}]xfade=transition={kind}:duration={_sec((f1 - f0) / rate)}:offset={_sec(f0 / rate)}[{nv}]")
             v_acc = nv
             if a is not None:
                 na = g.label("xa")
-                g.raw(f"[{a_acc}][{a}]acrossfade=d={_s(d)}:c1=tri:c2=tri[{na}]")
+                overlap = round(Fraction(f1) * 48000 / rate) - round(Fraction(f0) * 48000 / rate)
+                g.raw(f"[{a_acc}][{a}]acrossfade=ns={overlap}:c1=tri:c2=tri[{na}]")
                 a_acc = na
         else:
             nv = g.label("cv")
@@ -193,11 +340,23 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
                 a_acc = na
             else:
                 g.raw(f"[{v_acc}][{v}]concat=n=2:v=1:a=0[{nv}]")
-            v_acc = nv
+            v_acc = g.chain(nv, [f"settb={frame_tb}"], "cv") if transitions else nv  # concat's output counts in µs
     texts = [s.to_json() for s in draft.segments(TEXT)]
-    v_out = g.chain(v_acc, [text_filter(t, out.width, out.height, work=work, index=i) for i, t in enumerate(texts)], "vt")
+    # round(duration x fps): exactly this many frames, and sound as long; an edit shorter than half a frame: one
+    frames = max(1, frame_index(total, rate))
+    # the picture is capped here, in the graph: an output-level `-frames:v` closes the file with the last frame and
+    # drops sound still queued behind it (av-findings F4); `-t` below ends the sound at the same instant
+    v_out = g.chain(v_acc, [*(text_filter(t, out.width, out.height, work=work, index=i) for i, t in enumerate(texts)),
+                            f"trim=end_frame={frames}"], "vt")
     a_out = _mix(g, draft, a_acc, out) if out.has_audio else None
-    maps = ["-map", f"[{v_out}]" if ":" not in v_out else v_out]
+    if a_out is not None and loudness:  # `loudness`: the whole mixed programme, after music and sounds
+        a_out = g.chain(a_out, list(loudness), "ln")
+    video_sink: list[str] = []
+    if programme_audio and a_out is not None:  # pass 1 of `loudness`: the programme's sound alone, to a file
+        if ":" not in v_out:  # the picture's filters must still end somewhere: FFmpeg's null muxer, not encoded
+            video_sink = ["-map", f"[{v_out}]", "-c:v", "wrapped_avframe", "-f", "null", "-"]
+        v_out = ""
+    maps = ["-map", f"[{v_out}]" if ":" not in v_out else v_out] if v_out else []
     if a_out is not None:
         maps += ["-map", f"[{a_out}]" if ":" not in a_out else a_out]
     graph = ";".join(g.chains)
@@ -208,8 +367,25 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
         args += ["-/filter_complex", str(script)]  # FFmpeg 7+: the option's value is read from the file
     elif graph:
         args += ["-filter_complex", graph]
-    args += [*maps, *video_args(out), *audio_args(out), "-t", _s(total), *container_args(out), "-y", str(dest)]
+    if not v_out:
+        return Command([*args, *maps, *PROGRAMME_AUDIO_ARGS, "-t", _sec(frames / rate), "-y", str(dest), *video_sink],
+                       total / 1000, what)
+    args += [*maps, *video_args(out), *audio_args(out, resample=not _all_48k(draft)), "-t", _sec(frames / rate),
+             *container_args(out), "-y", str(dest)]
     return Command(args, total / 1000, what)
+
+
+def _all_48k(draft: Draft) -> bool:
+    """Whether every sound the graph reads is 48 kHz (generators and added silence are): then the encoder needs no
+    `-ar`. A track whose rate is not known counts as not 48 kHz, so it is resampled as before."""
+    for seg in [*draft.segments(VIDEO), *draft.segments(AUDIO)]:
+        entry = draft.media_entry(seg.m["src"])
+        if not entry.audio or entry.gen is not None or seg.m.get("still"):
+            continue
+        track = entry.audio_track(seg.m.get("track"))
+        if track is None or track.sample_rate != 48000:
+            return False
+    return True
 
 
 def _mix(g: _Graph, draft: Draft, own: str | None, out: Output) -> str | None:
@@ -228,7 +404,7 @@ def _mix(g: _Graph, draft: Draft, own: str | None, out: Output) -> str | None:
     for seg in sounds:
         entry = draft.media_entry(seg.m["src"])
         k = g.add_input(input_args(entry, int(seg.m.get("in", 0)), seg.d, loop=bool(seg.m.get("loop"))))
-        af: list[str] = []
+        af: list[str] = stereo_filters(entry, seg.m)  # every input of amix stereo, so the mix is (a mono tone made it mono)
         volume = float(seg.m.get("volume", 100.0))
         if abs(volume - 100) > 1e-6:
             af.append(f"volume={lavfi_number(volume / 100)}")
@@ -239,7 +415,7 @@ def _mix(g: _Graph, draft: Draft, own: str | None, out: Output) -> str | None:
             af.append(f"afade=t=out:st={_s(seg.d - fo)}:d={_s(fo)}")
         if seg.st:
             af.append(f"adelay=delays={int(seg.st)}:all=1")
-        label = g.chain(f"{k}:a", af, "m")
+        label = g.chain(audio_source(k, entry, seg.m), af, "m")
         if seg.m.get("duck") is not None:
             # Under the clips' sound the music drops toward `duck`% of its level: ratio from the depth asked for.
             depth = max(seg.m["duck"], 1.0) / 100
@@ -257,9 +433,10 @@ def _mix(g: _Graph, draft: Draft, own: str | None, out: Output) -> str | None:
 def detect_command(entry: MediaEntry, seg: dict[str, Any], trf: Path, what: str) -> Command:
     """Pass 1 of stabilization: measure the shake of one clip's source range into `trf`."""
     stab = next(e for e in seg["m"].get("fx", []) if e["type"] == "stabilize")
-    shakiness = max(1, min(10, round(stab.get("strength", 50) / 10)))
     speed = float(seg["m"].get("speed", 1.0))
-    length = round(seg["d"] * speed)
-    args = [*input_args(entry, int(seg["m"].get("in", 0)), length),
-            "-vf", f"vidstabdetect=shakiness={shakiness}:accuracy=9:result={filter_value(str(trf))}", "-an", "-f", "null", "-"]
+    length = round(seg["d"] * speed + 3000 / float(entry.fps or 30))  # as far as the render reads (it adds two frames)
+    seek = source_seek(entry, int(seg["m"].get("in", 0)))[0]  # the render's first frame
+    span = stabilize.window(stab, seek)  # only the frames the render stabilizes, so the transforms line up with them
+    filters = [*(stabilize.span_filters(*span) if span else []), stabilize.detect_filter(stab, trf)]
+    args = [*input_args(entry, seek, length), "-vf", ",".join(filters), "-an", "-f", "null", "-"]
     return Command(args, length / 1000, what)

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ...errors import RenderError
-from ...media.ffmpeg import Progress, run_ffmpeg
+from ...media.ffmpeg import Progress, ffmpeg_path, run_ffmpeg
 from ...media.workdir import work_dir
 
 if TYPE_CHECKING:  # PyAV is imported lazily: probing should not cost an import until it is needed
@@ -70,6 +70,8 @@ class Piece:
     path: Path = attrs.field(converter=Path)
     start: float  # seconds, in-point in the source (frame-accurate)
     end: float  # seconds, out-point (exclusive)
+    audio_stream: int | None = None  # the audio track to use, by its index in the file; None: the first audio stream
+    audio_filters: tuple[str, ...] = ()  # filters that bring that track to stereo (a mono one to both sides), applied first
 
 
 @attrs.frozen
@@ -241,7 +243,7 @@ def _probe_cached(path: Path, size: int, mtime_ns: int) -> _Source:
 
     name = path.name
     try:
-        container = av.open(str(path))
+        container = av.open(ffmpeg_path(path))
     except (OSError, av.FFmpegError) as exc:
         raise _Unsuitable(f"{name} cannot be read ({exc})") from None
     with container:
@@ -282,6 +284,18 @@ def _probe_cached(path: Path, size: int, mtime_ns: int) -> _Source:
                        rotation=rotation, start_pts=int(stream.start_time or 0), reorder=reorder, avcc=avcc,
                        audio_rate=audio.sample_rate if audio else None,
                        audio_layout=audio.layout.name if audio else None)
+
+
+# Opening a file for its packets only: the probe has read the codec's facts already, and a full open decodes
+# frames to find them again (~70 ms each for 4K H.264, three times per smart cut). Packets, timestamps, the
+# index for seeking and the avcC come from the container's header whatever the probe size.
+_DEMUX_ONLY = {"probesize": "32"}
+
+
+def _open_demux(path: Path) -> InputContainer:
+    import av
+
+    return av.open(ffmpeg_path(path), options=_DEMUX_ONLY)
 
 
 def _probe_all(pieces: Sequence[Piece]) -> dict[Path, _Source]:
@@ -535,7 +549,7 @@ def _encode(job: _Encode, *, sps_id: int, level: int, crf: int, preset: str, bfr
     args = ["-copyts", "-noaccurate_seek", "-noautorotate"]
     if seek:
         args += ["-seek_timestamp", "1", "-ss", f"{float(job.seek_pts * tb):.6f}"]
-    args += ["-i", str(src.path), "-map", "0:v:0", "-an", "-sn", "-dn",
+    args += ["-i", ffmpeg_path(src.path), "-map", "0:v:0", "-an", "-sn", "-dn",
             "-vf", f"trim=start={start:.6f}:end={end:.6f},setpts=PTS-STARTPTS",
             "-fps_mode", "passthrough", "-enc_time_base:v", f"{src.rate.denominator}/{src.rate.numerator}",
             "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-profile:v", _X264_PROFILES[src.profile],
@@ -599,15 +613,13 @@ def smart_cut(pieces: Sequence[Piece], output: Path, *, audio: bool = True, crf:
 
 def _smart_cut(pieces: list[Piece], sources: dict[Path, _Source], output: Path, tmp: Path, *, audio: bool, crf: int,
                preset: str, audio_bitrate: str, on_progress: ProgressCallback | None) -> SmartCutReport:
-    import av
-
     copyable, sps_id = _choose_sets(sources)
     first = sources[pieces[0].path]
     plans: list[_PiecePlan] = []
     depth = max(src.reorder for src in sources.values())
     for n, piece in enumerate(pieces):
         src = sources[piece.path]
-        with av.open(str(src.path)) as container:
+        with _open_demux(src.path) as container:
             plan, seen = _plan_piece(container, container.streams.video[0], src, piece, copy_ok=src.path in copyable,
                                      tmp=tmp, n=n)
         plans.append(plan)
@@ -674,7 +686,7 @@ def _cut_video(pieces: list[Piece], sources: dict[Path, _Source], plans: list[_P
     for path in {p.src.path for plan in plans for p in plan.parts if isinstance(p, _Copy)}:
         sets.update(sources[path].avcc.sets())
     video = tmp / "video.mp4"
-    with av.open(str(first.path)) as template, av.open(str(video), "w", format="mp4") as out:
+    with _open_demux(first.path) as template, av.open(str(video), "w", format="mp4") as out:
         stream = out.add_stream_from_template(template.streams.video[0])
         stream.codec_context.extradata = _build_avcc(sets, first.avcc.ext)
         stream.time_base = first.time_base
@@ -752,7 +764,8 @@ def _audio_args(pieces: Sequence[Piece], plans: Sequence[_PiecePlan], sources: d
     start exactly there, and padded or trimmed at the end to exactly the piece's video duration.
     """
     rate = first.audio_rate or 48000
-    layout = first.audio_layout or "stereo"
+    # with tracks chosen, the output is stereo (docs/engine.md "Audio tracks and channels"); else the first source's layout
+    layout = "stereo" if any(p.audio_stream is not None for p in pieces) else first.audio_layout or "stereo"
     args: list[str] = ["-copyts"]  # the filters below shift by the sources' own timestamps
     chains = []
     for k, (piece, plan) in enumerate(zip(pieces, plans, strict=True)):
@@ -760,8 +773,10 @@ def _audio_args(pieces: Sequence[Piece], plans: Sequence[_PiecePlan], sources: d
         t0 = float(plan.first_pts * src.time_base)
         length = plan.frames / src.rate
         seek = max(0.0, t0 - 1.0)
-        args += ["-seek_timestamp", "1", "-ss", f"{seek:.6f}", "-t", f"{t0 - seek + float(length) + 1.0:.6f}", "-i", str(src.path)]
-        chains.append(f"[{k}:a:0]asetpts=PTS-{t0:.6f}/TB,aresample={rate}:async=1:min_hard_comp=0:first_pts=0,"
+        args += ["-seek_timestamp", "1", "-ss", f"{seek:.6f}", "-t", f"{t0 - seek + float(length) + 1.0:.6f}", "-i", ffmpeg_path(src.path)]
+        stream = f"{k}:{piece.audio_stream}" if piece.audio_stream is not None else f"{k}:a:0"  # exactly one track
+        to_stereo = "".join(f + "," for f in piece.audio_filters)
+        chains.append(f"[{stream}]{to_stereo}asetpts=PTS-{t0:.6f}/TB,aresample={rate}:async=1:min_hard_comp=0:first_pts=0,"
                       f"aformat=sample_fmts=fltp:channel_layouts={layout},apad,atrim=end_sample={round(length * rate)}[a{k}]")
     joined = "".join(f"[a{k}]" for k in range(len(pieces)))
     chains.append(f"{joined}concat=n={len(pieces)}:v=0:a=1[aout]")
@@ -813,12 +828,10 @@ def _paste(part: _Encode, result: _Encoded, writer: _Writer, offset: int, base: 
 
 def _copy(part: _Copy, writer: _Writer, offset: int, base: int, index: int, *, on_frames: Callable[[int], None]) -> int:
     """Stream-copy one run of source packets (pts moved by `offset`); returns the decode index after it."""
-    import av
-
     src = part.src
     ticks = src.frame_ticks
     copied = 0
-    with av.open(str(src.path)) as container:
+    with _open_demux(src.path) as container:
         stream = container.streams.video[0]
         packets = _packets_from(container, stream, src, part.first_pts)
         for pkt in packets:

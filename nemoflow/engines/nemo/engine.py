@@ -81,6 +81,17 @@ class NemoEngine(Engine):
                               help="put these clauses in the edit before the ask, say them in words in an `ask`, or run this "
                                    "recipe on the local engine (`--engine local`)")
         for op in step.spec.ops:
+            if op.verb == "loudness":
+                return Diagnostic(op.span, "the NemoVideo service has no loudness normalization: its timeline keeps no "
+                                  "loudness target and its renders cannot be asked for one, so `loudness` cannot be applied "
+                                  "there", codes.NOT_ON_SERVICE.id,
+                                  help="run this recipe on the local engine (`--engine local`), which measures and levels "
+                                       "the programme in two passes; `expect … loudness ~= -14 LUFS` still checks a cloud render")
+            if op.verb in ("video", "music", "audio") and op.args.get("track") is not None:
+                return Diagnostic(op.span, "the NemoVideo service's timeline names an upload, not one of its audio tracks, so "
+                                  f"`track {op.args['track']}` cannot be applied there", codes.NOT_ON_SERVICE.id,
+                                  help="leave `track` out (the service decides which track it plays), or run this recipe on the "
+                                       "local engine (`--engine local`)")
             look = op.args.get("look") if op.verb == "grade" else None
             if isinstance(look, Mapping) and "lut" in look:
                 return Diagnostic(op.span, f"the LUT file {look['lut']} is on this machine; the NemoVideo service cannot read it "

@@ -30,7 +30,8 @@ WORDS = {
     "transition": ", entering with a {kind} transition of {length}",
     "grade": "Color grade clip {n} with the “{preset}” look at {amount}%.",
     "adjust": "Adjust clip {n}: {settings}.",
-    "stabilize": "Stabilize clip {n}{strength}.",
+    "stabilize": "Stabilize clip {n}{strength}{span}.",
+    "stabilize span": ", only from {start} to {end} of its source, leaving the rest as it is",
     "blur": "Blur clip {n} at {strength}%.",
     "fade": "Fade clip {n} {direction} over {length}.",
     "fit": "Fit clip {n} to the frame by {how}.",
@@ -146,7 +147,11 @@ def _effect(n: int, fx: dict) -> str | None:
         settings += [f"gamma {_num(fx['gamma'])}"] if "gamma" in fx else []
         return WORDS["adjust"].format(n=n, settings=", ".join(settings))
     if kind == "stabilize":
-        return WORDS["stabilize"].format(n=n, strength=f" at {_num(fx['strength'])}%" if "strength" in fx else "")
+        span = ""
+        if "src_from" in fx or "src_to" in fx:  # a part of the clip (draft/ops.py `stabilize`), in source time
+            span = WORDS["stabilize span"].format(start=seconds(fx.get("src_from", 0)),
+                                                  end=seconds(fx["src_to"]) if "src_to" in fx else "the end")
+        return WORDS["stabilize"].format(n=n, strength=f" at {_num(fx['strength'])}%" if "strength" in fx else "", span=span)
     if kind == "blur":
         return WORDS["blur"].format(n=n, strength=_num(fx.get("strength", 50.0)))
     if kind == "fade":

@@ -13,11 +13,11 @@ from typing import Any
 from ...core.hashing import sha256_file
 from ...core.model import MediaSource, MediaSpec, Recipe, Step, StepKind
 from ...core.signatures import kind_of_type
+from ...core.units import human_bytes
 from ...draft.media import MediaEntry, MediaKind
 from ...draft.model import Draft
 from ...errors import MediaError
 from ...media.entries import media_entry
-from ...media.probe import human_bytes
 from ...media.validate import looks_like, sniff_head
 from ..base import EngineContext, Message, Reporter, bytes_progress, ffmpeg_progress
 from . import contract

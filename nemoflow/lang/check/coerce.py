@@ -14,7 +14,19 @@ from typing import Any
 from ...core import codes, limits
 from ...core import signatures as sig
 from ...core.diagnostics import did_you_mean, suggestion
-from ...core.values import NAMED_COLORS, Decibels, Duration, Factor, Fps, Percent, Pixels, Resolution, kind_of
+from ...core.values import (
+    NAMED_COLORS,
+    Decibels,
+    Duration,
+    Factor,
+    Fps,
+    Loudness,
+    Percent,
+    Pixels,
+    Resolution,
+    TruePeak,
+    kind_of,
+)
 from .. import ast
 from .refs import reference
 from .state import FAIL, Instance, State
@@ -120,7 +132,8 @@ def _bounded(st: State, value, slot: sig.Slot, item, what: str):
         return value
     lo, hi = slot.min, slot.max
     if (lo is not None and mag < lo) or (hi is not None and mag > hi) or (isinstance(mag, float) and math.isnan(mag)):
-        unit = "x" if slot.type == "factor|percent" else ("%" if "percent" in str(slot.type) else "")
+        unit = "x" if slot.type == "factor|percent" else ("%" if "percent" in str(slot.type) else
+                                                          _LEVEL_UNITS.get(str(slot.type), ""))
         st.error(item.span, f"{what} {value} is out of range", codes.OUT_OF_RANGE,
                  help=f"use a value from {lo:g}{unit} to {hi:g}{unit}")
         return FAIL
@@ -198,6 +211,9 @@ def fits_kind(value, kind: str) -> bool:
     return False
 
 
+_LEVEL_UNITS = {"loudness": " LUFS", "truepeak": " dBTP"}
+
+
 def _magnitude(value, slot: sig.Slot) -> float | None:
     if isinstance(value, Duration):
         return value.seconds
@@ -207,6 +223,10 @@ def _magnitude(value, slot: sig.Slot) -> float | None:
         return math.inf if value.value > 6000 else 100 * 10 ** (value.value / 20)
     if isinstance(value, (Factor, Pixels, Fps)):
         return value.value
+    if isinstance(value, Loudness):
+        return value.lufs
+    if isinstance(value, TruePeak):
+        return value.dbtp
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     return None

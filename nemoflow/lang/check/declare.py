@@ -105,8 +105,37 @@ def _declare_loop(st: State, loop: ast.ForLoop, index, env, loops, base_dir) -> 
             declare(st, stmt, sub_index, sub_env, (*loops, id(loop)), base_dir)
 
 
+class _TooWide(Exception):
+    """A `**` glob whose search would pass the folder limit: (the folder it searches from, the limit)."""
+
+
+def _search_root(pattern: str) -> str:
+    """The folder a pattern searches from: its leading components that hold no wildcard."""
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts:
+        if globlib.has_magic(part):
+            break
+        fixed.append(part)
+    return str(Path(*fixed)) if fixed else "."
+
+
+def _within_folder_limit(pattern: str) -> None:
+    """Refuse a `**` search of a huge tree before it starts: iglob yields only matches, so a search of `/` with few
+    of them could not be stopped from the outside (it took over 30 s). Walking the folders once, counted, can."""
+    if "**" not in pattern:
+        return  # without `**` the depth is fixed by the pattern
+    most = limits.GLOB_FOLDERS.value()
+    seen = 0
+    for _ in os.walk(_search_root(pattern), followlinks=True):
+        seen += 1
+        if seen > most:
+            raise _TooWide(_search_root(pattern), most)
+
+
 def _first_files(pattern: str, most: int) -> list[str]:
     """Files the pattern matches, stopping at `most`: a glob over a huge tree neither lists nor sorts all of it."""
+    _within_folder_limit(pattern)
     found: list[str] = []
     for path in globlib.iglob(pattern, recursive=True):
         if os.path.isfile(path):
@@ -125,7 +154,14 @@ def _iterate(st: State, loop: ast.ForLoop, env, base_dir) -> list[tuple[str, Bin
         if pattern is None:
             return None
         root = Path(pattern) if os.path.isabs(pattern) else base_dir / pattern
-        matches = sorted(_first_files(str(root), MAX_FANOUT + 1))
+        try:
+            matches = sorted(_first_files(str(root), MAX_FANOUT + 1))
+        except _TooWide as wide:
+            start, most = wide.args
+            st.error(it.pattern.span, f"glob(\"{pattern}\") would search more than {most:,} folders under {start}",
+                     codes.GLOB_TOO_WIDE, help="start the pattern in the folder that holds the footage (e.g. "
+                     f"`glob(\"footage/**/*.mp4\")`); {limits.GLOB_FOLDERS.how_to_raise()}")
+            return None
         if not matches:
             st.error(it.pattern.span, f"glob(\"{pattern}\") matched no files", codes.GLOB_NO_MATCH,
                      help=f"looked in {root.parent}; check the pattern, or add the files")

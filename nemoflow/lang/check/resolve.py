@@ -11,26 +11,33 @@ import os
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from ...core import codes
 from ...core import signatures as sig
 from ...core.diagnostics import Related, Span, suggestion
 from ...core.model import (
     AskSpec,
     Check,
+    CheckKind,
     CheckOp,
     EditSpec,
     ExpectSpec,
     ExportSettings,
     ExportSpec,
+    LooksLike,
     MediaSource,
     MediaSpec,
     Op,
+    RunLimit,
     Step,
     StepKind,
     StepRef,
+    Tracks,
     step_id,
 )
 from ...core.outputs import machine_specific
+from ...core.sniff import describe_type, misnamed, sniff_file
 from ...core.values import Duration, Resolution
 from .. import ast
 from .coerce import coerce
@@ -126,6 +133,23 @@ def _media_file_checks(st: State, path: Path, span: Span, shown: str) -> bool:
                  help=f"did you mean `{sibling(shown, hint)}`?" if hint
                  else f"looked for {where}; paths are relative to the recipe's folder")
         return False
+    return _media_content_checks(st, path, span, shown)
+
+
+def _media_content_checks(st: State, path: Path, span: Span, shown: str) -> bool:
+    """What the run would refuse, told from the file's first bytes (and an MP4's box headers): never decoded, so
+    `check` stays fast. A name that promises another kind of media than the content is worth a warning."""
+    try:
+        found = sniff_file(path)
+    except OSError:
+        return True  # a file that cannot even be stat'ed: the run says why
+    if found.problem:
+        st.error(span, f"{shown} cannot be used: {found.problem}", codes.BROKEN_MEDIA, help=found.fix)
+        return False
+    if found.type is not None and misnamed(path, found.type):
+        right = f"{path.stem}.{found.type}"
+        st.warn(span, f"{shown} is {describe_type(found.type)}, whatever its `{path.suffix}` name says", codes.MEDIA_CONTENT_MISMATCH,
+                help=f"nemoflow goes by the content; rename it to `{right}` so other tools (and readers) are not misled")
     return True
 
 
@@ -190,6 +214,8 @@ def _op_rules(st: State, verb: str, args: dict, clause: ast.Clause, inst: Instan
                  help="the out-point must come after the in-point")
         return False
     source = args.get("source")
+    if verb in ("video", "image") and isinstance(source, StepRef) and not _kind_fits(st, verb, source.id, clause):
+        return False
     if verb in ("video", "music", "audio") and isinstance(source, StepRef):
         length = _known_length(st, source.id)
         if length is not None:
@@ -206,6 +232,33 @@ def _op_rules(st: State, verb: str, args: dict, clause: ast.Clause, inst: Instan
                 st.error(keyword_span(clause, "for"), f"`for {span_for}` runs past the end of the source ({Duration(length)})",
                          codes.LENGTH_PAST_END, help=f"the source is {Duration(length)} long")
                 return False
+    return True
+
+
+def _kind_fits(st: State, verb: str, step_id: str, clause: ast.Clause) -> bool:
+    """`video` of a still or of sound alone, `image` of anything but a picture: the run would stop on it (the file's
+    first bytes tell, whatever its name); check says so first. Files whose kind the bytes leave open pass."""
+    step = st.steps.get(step_id)
+    if step is None or not isinstance(step.spec, MediaSpec) or step.spec.source != MediaSource.FILE or step.spec.path is None:
+        return True
+    try:
+        found = sniff_file(step.spec.path)
+    except OSError:
+        return True
+    name, kind = step.label, found.kind
+    if verb == "video" and kind in ("image", "audio"):
+        holds = "a still image" if kind == "image" else "sound only"
+        fix = (f"show it for a while with `image {name} for 3s`" if kind == "image"
+               else f"put it under the picture with `music {name}` or `audio {name}`")
+        st.error(clause.span, f"`{name}` is {holds} ({describe_type(found.type)}), but `video` needs moving pictures",
+                 codes.MEDIA_WRONG_KIND, help=fix)
+        return False
+    if verb == "image" and found.type is not None and kind != "image" and found.type != "gif":
+        holds = "sound only" if kind == "audio" else "a video"
+        st.error(clause.span, f"`{name}` is {holds} ({describe_type(found.type)}), not a still image", codes.MEDIA_WRONG_KIND,
+                 help=f"use `video {name}`, or export the frame you want as PNG or JPEG" if kind != "audio"
+                 else f"use `music {name}` or `audio {name}`, or point it at an image file")
+        return False
     return True
 
 
@@ -266,8 +319,9 @@ def _export(st: State, inst: Instance) -> None:
                              ExportSpec(base, path, ExportSettings(**settings)))
 
 
-def _save_allowed(st: State, save: str, target: Path, span: Span, inst: Instance) -> bool:
-    """Outputs go under the recipe's folder unless the person running it allows more (core/outputs.py)."""
+def _save_allowed(st: State, save: str, target: Path, span: Span, inst: Instance, what: str = "save") -> bool:
+    """Outputs go under the recipe's folder unless the person running it allows more (core/outputs.py). Golden
+    pictures (`looks like`) follow the same rule: `--update-golden` writes them."""
     portable = not machine_specific(save)
     if st.outputs.allows(target, st.recipe_dir, written_portably=portable):
         return True
@@ -277,13 +331,13 @@ def _save_allowed(st: State, save: str, target: Path, span: Span, inst: Instance
              "your config file (or NEMOFLOW_OUTPUT_ROOT)" + (f"; the output roots now are: {', '.join(map(str, roots))}" if roots else ""))
     if home == target or home in target.parents:  # an absolute or `~` path that happens to point inside
         rel = os.path.relpath(target, home)
-        st.error(span, f"`save \"{save}\"` names a place on this machine only (an absolute or `~` path): {target}", codes.SAVE_OUTSIDE,
-                 help=f"write it relative to the recipe: `save \"{Path(rel).as_posix()}\"`; or, {allow}")
+        st.error(span, f"`{what} \"{save}\"` names a place on this machine only (an absolute or `~` path): {target}", codes.SAVE_OUTSIDE,
+                 help=f"write it relative to the recipe: `{what} \"{Path(rel).as_posix()}\"`; or, {allow}")
         return False
     written = Path(os.path.normpath(inst.base_dir / os.path.expanduser(save)))
     through_link = portable and (written == home or home in written.parents)
     how = "leads, through a symbolic link, outside" if through_link else "is outside"
-    st.error(span, f"`save \"{save}\"` {how} the recipe's folder: {target}", codes.SAVE_OUTSIDE,
+    st.error(span, f"`{what} \"{save}\"` {how} the recipe's folder: {target}", codes.SAVE_OUTSIDE,
              help=f"outputs go under the recipe's folder ({home}), so that a shared recipe cannot write elsewhere; {allow}")
     return False
 
@@ -396,8 +450,18 @@ def _assertion(st: State, a: ast.Assertion, inst: Instance) -> Check | None:
                      expected=tuple(f"`has {h}`" for h in sig.EXPECT_HAS) + tuple(f"`has no {h}`" for h in sig.EXPECT_HAS),
                      help=suggestion(what, sig.EXPECT_HAS))
             return None
-        return Check(what, CheckOp.HAS_NO if negated else CheckOp.HAS, None, _assert_text(st, a), text_span)
-    if any(w.index for w in a.subject) or subject not in sig.EXPECT_SUBJECTS:
+        return Check(what, CheckOp.HAS_NO if negated else CheckOp.HAS, None, _assert_text(st, a), text_span, CheckKind.PRESENCE)
+    if a.op in _FORMS:
+        return _FORMS[a.op](st, a, inst)
+    if a.subject and isinstance(a.subject[0], ast.Word) and a.subject[0].name == "frame" and len(a.subject) > 1:
+        return _looks_like(st, a, inst)
+    if subject == "tracks" and len(a.subject) == 1:
+        return _tracks(st, a, inst)
+    if a.more:
+        st.error(_span_of(a.more), f"`{subject}` is compared with one value", codes.TRACKS_FORM,
+                 help="only `tracks` takes several (`tracks == 1 video + 1 audio`)")
+        return None
+    if any(not isinstance(w, ast.Word) or w.index for w in a.subject) or subject not in sig.EXPECT_SUBJECTS:
         subj_span = Span(a.span.file, a.subject[0].span.line, a.subject[0].span.column,
                          a.subject[-1].span.end_line, a.subject[-1].span.end_column)
         st.error(subj_span, f"unknown property `{subject}`", codes.UNKNOWN_PROPERTY,
@@ -408,14 +472,154 @@ def _assertion(st: State, a: ast.Assertion, inst: Instance) -> Check | None:
     if a.op in ("<", "<=", ">", ">=", "~=") and not ordered:
         st.error(a.span, f"`{subject}` can only be compared with == or !=", codes.UNORDERED_COMPARISON)
         return None
-    if a.op == "~=" and subject not in ("duration", "fps", "file size", "bitrate"):
-        st.error(a.span, f"`~=` (about equal) applies to duration, fps, file size and bitrate, not `{subject}`",
+    if a.op == "~=" and subject not in ("duration", "fps", "file size", "bitrate", "loudness"):
+        st.error(a.span, f"`~=` (about equal) applies to duration, fps, file size, bitrate and loudness, not `{subject}`",
                  codes.APPROX_NOT_APPLICABLE)
         return None
     value = coerce(st, a.value, spec, inst, sig.Slot(subject, spec), f"`{subject}`")
     if value is FAIL:
         return None
     return Check(subject, CheckOp(a.op), value, _assert_text(st, a), text_span)
+
+
+def _span_of(items) -> Span:
+    first, last = items[0].span, items[-1].span
+    return Span(first.file, first.line, first.column, last.end_line, last.end_column)
+
+
+def _written(items) -> str:
+    """Items as the recipe wrote them."""
+    return " ".join(getattr(i, "text", "") or f"${getattr(i, 'name', '')}" for i in items)
+
+
+def _words(items) -> list[str] | None:
+    """The names of items that are all bare words, else None."""
+    return [i.name for i in items] if all(isinstance(i, ast.Word) and not i.index for i in items) else None
+
+
+def _no(st: State, a: ast.Assertion, inst: Instance) -> Check | None:
+    """`no black frames`, `no frozen frames longer than 2s`, `no silence longer than 2s`."""
+    items = list(a.subject)
+    cut = next((i for i, w in enumerate(items) if isinstance(w, ast.Word) and w.name == "longer"), len(items))
+    what_words = _words(items[:cut])
+    what = " ".join(what_words) if what_words else ""
+    if what not in sig.EXPECT_NO:
+        shown = _written(items[:cut]) or "nothing"
+        st.error(_span_of(items[:cut] or items), f"unknown check `no {shown}`", codes.UNKNOWN_NO_CHECK,
+                 expected=tuple(f"`no {n}`" for n in sig.EXPECT_NO), help=suggestion(what, sig.EXPECT_NO))
+        return None
+    rest = items[cut:]
+    limit = RunLimit(Duration(sig.EXPECT_NO[what]), False)
+    if rest:
+        if len(rest) != 3 or _words(rest[:2]) != ["longer", "than"] or isinstance(rest[2], ast.Word):
+            st.error(_span_of(rest), f"`no {what}` reads `no {what} longer than DURATION`", codes.UNKNOWN_NO_CHECK,
+                     help=f"write e.g. `no {what} longer than 2s`")
+            return None
+        value = coerce(st, rest[2], "duration", inst, sig.Slot("longer than", "duration"), "`longer than`")
+        if value is FAIL:
+            return None
+        if value.seconds < 0:
+            st.error(rest[2].span, "`longer than` takes a duration of 0s or more", codes.EXPECT_VALUE_RANGE)
+            return None
+        limit = RunLimit(value, True)
+    kind = {"black frames": CheckKind.NO_BLACK, "frozen frames": CheckKind.NO_FROZEN, "silence": CheckKind.NO_SILENCE}[what]
+    return Check(what, CheckOp.HAS_NO, limit, _assert_text(st, a), a.span, kind)
+
+
+def _within(st: State, a: ast.Assertion, inst: Instance) -> Check | None:
+    """`av sync within 20ms`."""
+    if _words(a.subject) != ["av", "sync"]:
+        st.error(_span_of(a.subject), f"unknown check `{_written(a.subject)} within`",
+                 codes.UNKNOWN_WITHIN_CHECK, expected=("`av sync within DURATION`",), help="write e.g. `av sync within 20ms`")
+        return None
+    value = coerce(st, a.value, "duration", inst, sig.Slot("within", "duration"), "`av sync within`")
+    if value is FAIL:
+        return None
+    if value.seconds <= 0:
+        st.error(a.value.span, "`av sync within` takes a duration above 0, like `20ms`", codes.EXPECT_VALUE_RANGE)
+        return None
+    return Check("av sync", CheckOp.LE, value, _assert_text(st, a), a.span, CheckKind.AV_SYNC)
+
+
+_LOOKS_LIKE_HELP = 'write e.g. `frame at 5s looks like "golden/5s.png" ssim >= 0.97` (or `psnr >= 35`)'
+
+
+def _looks_like(st: State, a: ast.Assertion, inst: Instance) -> Check | None:
+    """`frame at 5s looks like "golden/5s.png" ssim >= 0.97`: the golden path is resolved against this file's folder."""
+    items = a.subject
+    shape = [type(i).__name__ if not isinstance(i, ast.Word) else i.name for i in items]
+    if len(items) != 7 or shape[:2] != ["frame", "at"] or shape[3:5] != ["looks", "like"] or not isinstance(items[6], ast.Word) \
+            or isinstance(items[2], ast.Word) or isinstance(items[5], ast.Word):
+        st.error(_span_of(items), "a frame check reads `frame at TIME looks like \"PICTURE.png\" METRIC >= NUMBER`",
+                 codes.LOOKS_LIKE_FORM, help=_LOOKS_LIKE_HELP)
+        return None
+    metric = items[6].name
+    if metric not in sig.LOOKS_LIKE_METRICS:
+        st.error(items[6].span, f"unknown picture metric `{metric}`", codes.LOOKS_LIKE_FORM,
+                 expected=tuple(f"`{m}`" for m in sig.LOOKS_LIKE_METRICS), help=suggestion(metric, sig.LOOKS_LIKE_METRICS))
+        return None
+    if a.op in ("==", "!=", "~="):
+        st.error(a.span, f"`{metric}` is compared with >=, >, <= or <", codes.UNORDERED_COMPARISON,
+                 help=f"write e.g. `{metric} >= {0.97 if metric == 'ssim' else 35}`")
+        return None
+    if a.more:
+        st.error(_span_of(a.more), "a frame check takes one threshold", codes.LOOKS_LIKE_FORM, help=_LOOKS_LIKE_HELP)
+        return None
+    at = coerce(st, items[2], "duration", inst, sig.Slot("at", "duration"), "`frame at`")
+    name = coerce(st, items[5], "path", inst, sig.Slot("like", "path"), "`looks like`")
+    threshold = coerce(st, a.value, "number", inst, sig.Slot(metric, "number"), f"`{metric}`")
+    if FAIL in (at, name, threshold):
+        return None
+    lo, hi = sig.LOOKS_LIKE_METRICS[metric]
+    if not lo <= float(threshold) <= hi:
+        st.error(a.value.span, f"{metric} {threshold} is out of range: {metric} goes from {lo:g} to {hi:g}"
+                 + (" (1 = identical)" if metric == "ssim" else " dB (higher = closer)"), codes.EXPECT_VALUE_RANGE,
+                 help=f"write e.g. `{metric} >= {0.97 if metric == 'ssim' else 35}`")
+        return None
+    if at.seconds < 0:
+        st.error(items[2].span, "`frame at` takes a time of 0s or more", codes.EXPECT_VALUE_RANGE)
+        return None
+    if Path(name).suffix.lower() not in sig.GOLDEN_TYPES:
+        suggested = Path(name).with_suffix(".png").as_posix() if Path(name).name else "golden/frame.png"
+        st.error(items[5].span, f"the golden picture must be a .png file: {name or '(an empty name)'}", codes.GOLDEN_NOT_PNG,
+                 help=f"PNG is lossless, so a golden compares the render and not a second compression; write e.g. `\"{suggested}\"`")
+        return None
+    golden = (inst.base_dir / os.path.expanduser(name)).resolve()  # as media and LUTs: relative to the file that says it
+    if not _save_allowed(st, name, golden, items[5].span, inst, what="looks like"):
+        return None
+    return Check("frame", CheckOp(a.op), LooksLike(at, golden, metric, float(threshold)), _assert_text(st, a), a.span,
+                 CheckKind.LOOKS_LIKE)
+
+
+def _tracks(st: State, a: ast.Assertion, inst: Instance) -> Check | None:
+    """`tracks == 1 video + 1 audio` (`+1` written without a space reads the same)."""
+    if a.op not in ("==", "!="):
+        st.error(a.span, "`tracks` can only be compared with == or !=", codes.UNORDERED_COMPARISON)
+        return None
+    tokens: list = []
+    for item in (a.value, *a.more):
+        if isinstance(item, ast.Literal) and item.text.startswith("+") and tokens:
+            tokens.append(ast.Word("+", item.span))
+            item = attrs.evolve(item, text=item.text[1:])
+        tokens.append(item)
+    counts: dict[str, int] = {}
+    groups = [tokens[i:i + 3] for i in range(0, len(tokens), 3)]
+    for group in groups:
+        number, kind = group[0], group[1] if len(group) > 1 else None
+        sep = group[2] if len(group) > 2 else None
+        ok = (isinstance(number, ast.Literal) and number.text.isdigit() and isinstance(kind, ast.Word)
+              and kind.name in sig.EXPECT_TRACK_TYPES and kind.name not in counts
+              and (sep is None or (isinstance(sep, ast.Word) and sep.name == "+")) and (sep is not None or group is groups[-1]))
+        if not ok or (sep is not None and group is groups[-1]):
+            st.error(_span_of(group), "`tracks` reads `N video + N audio` (each type once: "
+                     + ", ".join(sig.EXPECT_TRACK_TYPES) + ")", codes.TRACKS_FORM,
+                     help="write e.g. `tracks == 1 video + 1 audio`, or `tracks == 1 video` for a file without sound")
+            return None
+        counts[kind.name] = int(number.text)
+    return Check("tracks", CheckOp(a.op), Tracks(tuple(counts.items())), _assert_text(st, a), a.span, CheckKind.TRACKS)
+
+
+_FORMS = {"no": _no, "within": _within}
 
 
 def _assert_text(st: State, a: ast.Assertion) -> str:

@@ -24,7 +24,8 @@ def describe(value) -> str:
         return "a list"
     if kind == "bool":
         return f"`{str(value).lower()}`"
-    word = {"percent": "percentage", "filesize": "file size", "fps": "frame rate", "number": "number"}.get(kind, kind)
+    word = {"percent": "percentage", "filesize": "file size", "fps": "frame rate", "number": "number",
+            "truepeak": "true-peak level", "decibels": "level in decibels"}.get(kind, kind)
     article = "an" if word[0] in "aeiou" else "a"
     return f"{article} {word} `{value}`"
 
@@ -72,7 +73,8 @@ def short(spec) -> str:
 _EXAMPLES = {"duration": "2s", "percent": "35%", "resolution": "1080p", "aspect": "9:16", "color": "white",
              "string": '"Hello"', "number": "1", "int": "20", "filesize": "50MB", "bitrate": "8Mbps",
              "frequency": "440hz", "fps": "30fps", "pixels": "48px", "factor": "2x", "media": "clip",
-             "draft": "cut", "source": "clip", "look": '"warm"', "path": '"out/final.mp4"', "bool": "true"}
+             "draft": "cut", "source": "clip", "look": '"warm"', "path": '"out/final.mp4"', "bool": "true",
+             "loudness": "-14 LUFS", "truepeak": "-1 dBTP"}
 
 
 def example(spec) -> str:
@@ -109,6 +111,13 @@ def unit_hint(expected: str, value) -> str | None:
             return f"add a unit: `{value}%`"
         if "pixels" in expected:
             return f"add a unit: `{value}px`"
+        if "loudness" in expected:
+            return f"add a unit: `{value} LUFS`"
+        if "true-peak" in expected:
+            return f"add a unit: `{value} dBTP`"
+    if kind_of(value) == "decibels" and ("loudness" in expected or "true-peak" in expected):
+        unit = "LUFS" if "loudness" in expected else "dBTP"
+        return f"write the level in {unit}: `{value.value:g} {unit}`"
     return None
 
 

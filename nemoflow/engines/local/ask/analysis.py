@@ -38,7 +38,7 @@ from ....media.escape import filter_value
 from ....media.ffmpeg import Progress, atomic_output
 from ....media.sources import generator_source, input_args
 
-ANALYSIS_REVISION = 1  # part of the cache key: bump when the measurements or their meaning change
+ANALYSIS_REVISION = 2  # part of the cache key: bump when the measurements or their meaning change
 ANALYSIS_WIDTH = 480  # frames are downscaled to this width first (the 4K decode is the floor; analysis at 480 is ~free)
 
 # The signalstats values kept per frame, in this order (8-bit limited range; the frame is converted to yuv420p first).
@@ -276,13 +276,16 @@ def _run(entry: MediaEntry, start_ms: int, length_ms: int, *, what: str,
         vtxt, atxt, trf = (tmp.resolve() / name for name in ("video.txt", "audio.txt", "motion.trf"))
         chains, maps = [], []
         if video:
-            # format=yuv420p right after scale: swscale converts while scaling, and every stat is 8-bit limited range
-            chains.append(f"[0:v]scale={ANALYSIS_WIDTH}:-2:flags=fast_bilinear,format=yuv420p,{BLACK},{FREEZE},signalstats,"
+            # yuv420p right after scale: swscale converts while scaling, and every stat is 8-bit limited range; the
+            # range is asked for too, so full-range footage (MJPEG's yuvj420p) has its levels converted, not relabelled
+            chains.append(f"[0:v]scale={ANALYSIS_WIDTH}:-2:flags=fast_bilinear,format=pix_fmts=yuv420p:color_ranges=tv,{BLACK},{FREEZE},signalstats,"
                           f"metadata=mode=print:file={filter_value(str(vtxt))},"
                           f"{VIDSTAB}:result={filter_value(str(trf))}[v]")
             maps += ["-map", "[v]"]
         if audio:
-            chains.append(f"[0:a]{SILENCE},ametadata=mode=print:file={filter_value(str(atxt))}[a]")
+            track = entry.audio_track(None)  # the track a clip plays by default (`[0:a]` is the first, default or not)
+            source = f"0:{track.index}" if track is not None else "0:a"
+            chains.append(f"[{source}]{SILENCE},ametadata=mode=print:file={filter_value(str(atxt))}[a]")
             maps += ["-map", "[a]"]
         args = [*input_args(entry, start_ms, length_ms), "-filter_complex", ";".join(chains), *maps, "-f", "null", "-"]
         _ffmpeg.run_ffmpeg(args, what=what, on_progress=on_progress)
