@@ -248,7 +248,7 @@ def run_expect(steps: Steps, step: Step[ExpectSpec]) -> Outcome:
                            + "; ".join(f"{c['check']} (actual: {c['actual']})" for c in bad))
     written = sum("golden_written" in c for c in checks)
     kept = [{k: v for k, v in c.items() if k not in ("artifacts", "golden_written")} for c in checks]  # what this run did, not the cache
-    return Outcome({"checks": kept}, summary=f"{len(checks)} checks passed"
+    return Outcome({"checks": kept}, summary=f"{len(checks)} check{'s' if len(checks) != 1 else ''} passed"
                    + (f", {written} golden picture{'s' if written != 1 else ''} written" if written else ""))
 
 
