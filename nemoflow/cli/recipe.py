@@ -286,8 +286,8 @@ def _run_summary(result) -> str:
     passed = sum(c["ok"] for c in checks)
     head = "nothing to do: " if not ran and not result.count("restored") and result.status == "ok" else ""
     text = head + (", ".join(parts) or "no steps")
-    if checks:
-        text += f"; {passed}/{len(checks)} checks passed"
+    if checks or result.not_run:  # checks that never ran count against "all passed"
+        text += f"; {passed}/{len(checks) + result.not_run} checks passed" + (f" ({result.not_run} not run)" if result.not_run else "")
     return text + f" in {result.seconds:.1f}s"
 
 

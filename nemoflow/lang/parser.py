@@ -387,7 +387,10 @@ def _recover(exc: UnexpectedInput, work: str, file: str, lexing: _Lexing) -> lis
         if fatal or len(diags) >= most:
             break
         line = exc.line + shift if exc.line > 0 else diag.span.line
-        if not _blank_statement(lines, line):
+        if diag.code == codes.UNTERMINATED_STRING.id:
+            if not _blank_string(lines, diag.span.line, diag.span.column):  # with the lines its text went on over
+                break
+        elif not _blank_statement(lines, line):
             break
         top_at = bisect.bisect_right(starts, line) - 1
         if top_at >= 0:
@@ -540,6 +543,10 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> tuple[Diag
         if ch == '"':
             end = text.find("\n", exc.pos_in_stream)
             end_col = col + ((end if end >= 0 else len(text)) - exc.pos_in_stream)
+            if col > 2 and text[exc.pos_in_stream - 2:exc.pos_in_stream] == '""':
+                # `"""` that nothing closes: the lexer took `""` as an empty string and failed on the third quote
+                return Diagnostic(Span(file, line, col - 2, line, end_col), "unterminated string", codes.UNTERMINATED_STRING.id,
+                                  help='no `"""` after it closes this text: add `"""` where the text ends'), False
             return Diagnostic(Span(file, line, col, line, end_col), "unterminated string", codes.UNTERMINATED_STRING.id,
                               help='close it with `"` on the same line, or use """…""" for text over several lines'), False
         if ch == "#":
@@ -673,6 +680,8 @@ def _blank_statement(lines: _TextLines, line: int) -> bool:
     depth = 0
     for _, ch in _scan_braces(lines[first]):
         depth += 1 if ch == "{" else -1
+    if depth == 0 and lines[first].rstrip().endswith("{") and len(_QUOTE.findall(lines[first])) % 2:
+        depth = 1  # a quote missing earlier on the line took its `{` into a string (`["warm, "cool"] {`): still a block
     if depth > 0:
         j = first + 1
         while j < len(lines) and depth > 0:
@@ -692,6 +701,72 @@ def _blank_statement(lines: _TextLines, line: int) -> bool:
         blanked.append(new)
     lines.replace(first, blanked)
     return changed
+
+
+def _blank_string(lines: _TextLines, line: int, column: int) -> bool:
+    """Blank the statement of an unterminated string at line:column, with the lines its text most likely went on over.
+
+    The lexer sees every line after an unclosed long string (three quotes) as text, and the rest of a line after an
+    unclosed `"`; left in place, those lines give follow-on errors ("unknown statement `make`") for one mistake. A
+    long string's text runs to the next line that starts a statement or closes a block at the string's own
+    indentation or less; a `"` string whose text goes on to a later line that closes it (`and the second" from 0s`)
+    takes that line with it; a `{` that ended up inside the string still opens the block it was meant to. False:
+    recovery stops (the string runs to the end of the file, or there is nothing left to blank).
+    """
+    if not 1 <= line <= len(lines):
+        return False
+    first = line - 1
+    text = lines[first]
+    start = column - 1
+    indent = len(text) - len(text.lstrip())
+    if text.startswith('"""', start):
+        end = _statement_after(lines, first + 1, indent)
+        return end is not None and _blank_lines(lines, first, end - 1)
+    if text.rstrip().endswith("{"):  # `for x in glob("*.mp4) {`: the block is the statement to blank
+        lines.replace(first, [text[:start] + " " + text[start + 1:]])
+        return _blank_statement(lines, line)
+    closing = _closing_line(lines, first + 1, indent)
+    return _blank_lines(lines, first, closing) if closing is not None else _blank_statement(lines, line)
+
+
+def _statement_after(lines: _TextLines, k: int, indent: int) -> int | None:
+    """The first line from k that starts a statement or closes a block at `indent` or less; None: none does."""
+    while k < len(lines):
+        text = lines[k]
+        stripped = text.lstrip()
+        if stripped and len(text) - len(stripped) <= indent and (
+                stripped.startswith("}") or stripped.split(None, 1)[0] in STATEMENT_KEYWORDS):
+            return k
+        k += 1
+    return None
+
+
+_QUOTE = re.compile(r'(?<!\\)"')
+
+
+def _closing_line(lines: _TextLines, k: int, indent: int) -> int | None:
+    """A later line that closes a `"` string left open (its first quote follows text, not a space: a closing quote),
+    before any blank line, quoted line, statement or block end; None if there is none."""
+    while k < len(lines):
+        text = lines[k]
+        stripped = text.lstrip()
+        if not stripped or (len(text) - len(stripped) <= indent and (
+                stripped.startswith("}") or stripped.split(None, 1)[0] in STATEMENT_KEYWORDS)):
+            return None
+        quotes = [m.start() for m in _QUOTE.finditer(text)]
+        if quotes:
+            before = text[quotes[0] - 1] if quotes[0] > 0 else " "
+            return k if len(quotes) % 2 == 1 and not before.isspace() and before not in "=([," else None
+        k += 1
+    return None
+
+
+def _blank_lines(lines: _TextLines, first: int, last: int) -> bool:
+    """Lines first..last (0-based) become spaces, keeping positions; False if they were blank already."""
+    old = [lines[k] for k in range(first, last + 1)]
+    new = [" " * len(t) for t in old]
+    lines.replace(first, new)
+    return new != old
 
 
 _COMMENT = re.compile(r"#[^\n]*+")

@@ -48,6 +48,7 @@ class Why(enum.StrEnum):
     OUTPUT = "output"  # an output file is missing or was modified
     BLOCKED = "blocked"  # an input cannot run
     ENGINE = "engine"  # the engine cannot run this step (its diagnostic)
+    RECHECK = "recheck"  # an expect whose export renders again in this run: its cached checks were on another file
 
 
 @attrs.frozen
@@ -90,6 +91,11 @@ class PlannedStep:
     @property
     def forced(self) -> bool:
         return any(r.why == Why.FORCED for r in self.reasons)
+
+    @property
+    def must_run(self) -> bool:
+        """Runs even if the store holds a result for its key by the time it starts (forced, or checks to make again)."""
+        return any(r.why in (Why.FORCED, Why.RECHECK) for r in self.reasons)
 
     @property
     def texts(self) -> tuple[str, ...]:
@@ -224,6 +230,11 @@ class Planner:
                 out[sid] = PlannedStep(sid, step.kind, Status.RUN, (Reason(Why.FORCED, "forced with --force"),), key)
             else:
                 out[sid] = self._status(step, key)
+            target = step.spec.target.id if step.kind == StepKind.EXPECT else None
+            if out[sid].status == Status.CACHED and target in out and out[target].status == Status.RUN:
+                # the cached checks measured the file the export is about to replace (or fail to): check the new one
+                why = Reason(Why.RECHECK, f"{target} renders again in this run: its checks run on the new file")
+                out[sid] = PlannedStep(sid, step.kind, Status.RUN, (why,), key, out[sid].record)
         return Plan(out)
 
     def _status(self, step: Step, key: StepKey) -> PlannedStep:

@@ -112,7 +112,10 @@ class RunDisplay:
         elif status == "failed":
             first = (e.get("error") or "").splitlines()[0] if e.get("error") else ""
             self.line(f"  FAILED   {sid}: {first[:160]}")
-        elif status in ("blocked", "cancelled") and kind != "expect":
+        elif status in ("blocked", "cancelled") and kind == "expect":  # never "ok": its export did not make this run's file
+            why = (e.get("error") or "").removeprefix("not checked: ") or "the run stopped first"
+            self.line(f"  not checked {sid}: {why}")
+        elif status in ("blocked", "cancelled"):
             self.line(f"  {status:<8} {sid}" + (f": {e['error']}" if e.get("error") else ""))
 
     def _on_check(self, e: dict[str, Any]) -> None:

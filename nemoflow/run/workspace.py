@@ -80,6 +80,7 @@ class RunResult:
     steps: dict[str, str] = attrs.field(factory=dict)  # step → final status
     checks: list[dict[str, Any]] = attrs.field(factory=list)
     errors: list[tuple[str, str]] = attrs.field(factory=list)  # (step, message)
+    not_run: int = 0  # checks of expect steps that ended without checking (their export failed or was blocked)
 
     def count(self, status: str) -> int:
         return sum(s == status for s in self.steps.values())
@@ -250,7 +251,8 @@ class Workspace:
                                              "have removed its partial files. Free space there, or use --state-dir DIR")
                 bus.emit("run-finished", status=result.status, exit_code=result.exit_code, seconds=round(result.seconds, 3),
                          counts={s: result.count(s) for s in ("ok", "cached", "restored", "failed", "blocked", "cancelled")},
-                         checks={"passed": sum(c["ok"] for c in result.checks), "failed": sum(not c["ok"] for c in result.checks)})
+                         checks={"passed": sum(c["ok"] for c in result.checks), "failed": sum(not c["ok"] for c in result.checks),
+                                 "not_run": result.not_run})
                 with contextlib.suppress(OSError):  # its last lines may not fit on a full disk
                     journal.close()
                 self.state.on_warning = None
@@ -335,9 +337,11 @@ class Workspace:
                             on_check=lambda step, check: self._check_event(bus, result, step, check, cached=False))
         tasks = []
         position = {sid: i for i, sid in enumerate(self.order)}
+        working = {p.id for p in plan.steps.values() if p.status in (Status.RUN, Status.RESTORE)}
         for planned in plan.steps.values():
             step = self.recipe.steps[planned.id]
-            if planned.status == Status.CACHED:
+            deferred = step.kind == StepKind.EXPECT and step.spec.target.id in working
+            if planned.status == Status.CACHED and not deferred:
                 record = planned.record or {}
                 result.steps[planned.id] = "cached"
                 bus.emit("step-finished", step=planned.id, kind=step.kind, key=planned.key.key, status="cached", seconds=0.0,
@@ -354,7 +358,7 @@ class Workspace:
                          outputs=[], error=planned.texts[0], exit_code=2 if status == "failed" else None)
             else:
                 needs = self.engine.resources(step)
-                tasks.append(Task(planned.id, tuple(d for d in step.inputs if d in plan.steps), self._work(planned, steps),
+                tasks.append(Task(planned.id, tuple(d for d in step.inputs if d in plan.steps), self._work(planned, steps, result.steps),
                                   priority=position[planned.id], resource=str(needs.kind), demand=needs.demand,
                                   retries=self.options.retries if needs.kind == Resource.NET else 0))
         if not tasks:
@@ -364,15 +368,19 @@ class Workspace:
         def started(task: Task, attempt: int) -> None:
             step = self.recipe.steps[task.id]
             bus.emit("step-started", step=task.id, kind=step.kind, key=plan.steps[task.id].key.key, attempt=attempt,
-                     resource=task.resource, demand=task.demand, action=plan.steps[task.id].status)
+                     resource=task.resource, demand=task.demand,
+                     action="restore" if plan.steps[task.id].status == Status.RESTORE else "run")  # a waiting cached expect: run
 
         def finished(task: Task, done: TaskResult) -> None:
             step = self.recipe.steps[task.id]
             fields: dict[str, Any] = {"outputs": [], "summary": ""}
             status = done.status
+            cached_checks: list[dict[str, Any]] = []
             if done.status == "ok":
                 status, record = done.value
                 fields.update(outputs=[str(self.base / o["path"]) for o in record.get("outputs", [])], summary=record.get("summary", ""))
+                if status == "cached" and step.kind == StepKind.EXPECT:  # found in the store when it started: say its checks
+                    cached_checks = record.get("result", {}).get("checks", [])
             elif done.error is not None and done.status == "failed":
                 if isinstance(done.error, NemoflowError):
                     code, message = done.error.exit_code, str(done.error)
@@ -386,10 +394,12 @@ class Workspace:
                 result.errors.append((task.id, message))
                 result.exit_code = max(result.exit_code, code) if code != 70 else 70
             elif done.status == "blocked":
-                fields.update(error=f"not run: {done.blocked_by} failed")
+                fields.update(error=f"{'not checked' if step.kind == StepKind.EXPECT else 'not run'}: {done.blocked_by} failed")
             result.steps[task.id] = status
             bus.emit("step-finished", step=task.id, kind=step.kind, key=plan.steps[task.id].key.key, status=status,
                      seconds=round(done.seconds, 3), attempts=done.attempts, **fields)
+            for check in cached_checks:
+                self._check_event(bus, result, step, check, cached=True)
 
         def retrying(task: Task, attempt: int, error: BaseException, wait: float) -> None:
             bus.emit("step-retry", step=task.id, attempt=attempt, error=str(error), wait=round(wait, 2))
@@ -401,19 +411,27 @@ class Workspace:
         self._settle(result)
 
     def _settle(self, result: RunResult) -> None:
+        checked = {c["step"] for c in result.checks}
+        result.not_run = sum(len(self.recipe.steps[sid].spec.checks) for sid, status in result.steps.items()
+                             if self.recipe.steps[sid].kind == StepKind.EXPECT and sid not in checked
+                             and status in ("failed", "blocked", "cancelled"))
         failed = any(s in ("failed", "cancelled") for s in result.steps.values()) or any(not c["ok"] for c in result.checks)
         if failed:
             result.status = "failed"
             result.exit_code = result.exit_code or 1
 
-    def _work(self, planned: PlannedStep, steps: Steps) -> Callable[[int], tuple[str, dict]]:
+    def _work(self, planned: PlannedStep, steps: Steps, ended: dict[str, str]) -> Callable[[int], tuple[str, dict]]:
+        """What running a planned step means; `ended` is how the steps that finished so far in this run ended."""
         step = self.recipe.steps[planned.id]
 
         def work(attempt: int) -> tuple[str, dict]:
             if planned.status == Status.RESTORE and planned.record is not None and self.history.restore(planned.record):
                 return "restored", planned.record
+            target = ended.get(step.spec.target.id) if step.kind == StepKind.EXPECT else None  # how its export ended
+            if planned.status == Status.CACHED and planned.record is not None and target in ("restored", "cached"):
+                return "cached", planned.record  # an expect that waited for its export (_execute): the file it checked is back
             with self._key_lock(planned.key.key):  # steps with equal keys (identical fan-out items) run once
-                if not planned.forced:
+                if not planned.must_run and target != "ok":  # an export rendered in this run: check the new file
                     done = self.history.record(planned.key.key)
                     if done is not None and self.history.check_outputs(done).ok:
                         return "cached", done
