@@ -264,7 +264,7 @@ _EXPORT = "nemo 1\nmedia bars = pattern bars duration 5s\nedit cut {\n  video ba
 SETTING_TWICE = Code("E290", "export setting given twice", example=_EXPORT + "  format mp4\n  format mov\n}\n")
 SAVE_WITHOUT_NAME = Code("E291", "`save` without a file name", example=_EXPORT + '  save "out/"\n}\n')
 SAVE_WITHOUT_EXTENSION = Code("E292", "`save` without a file extension", example=_EXPORT + '  save "out/final"\n}\n')
-UNKNOWN_SAVE_EXTENSION = Code("E293", "`save` to a file type exports cannot write", example=_EXPORT + '  save "out/final.gif"\n}\n')
+UNKNOWN_SAVE_EXTENSION = Code("E293", "`save` to a file type exports cannot write", example=_EXPORT + '  save "out/final.avi"\n}\n')
 SAVE_FORMAT_MISMATCH = Code("E294", "`save` extension and `format` disagree",
                             example=_EXPORT + '  format mov\n  save "out/final.mp4"\n}\n')
 SAVE_IS_DIRECTORY = Code("E295", "`save` points at a directory", example=_EXPORT + '  save "final.mp4"\n}\n',
@@ -343,6 +343,48 @@ MEDIA_CONTENT_MISMATCH = Code("W213", "media content does not match its file nam
                               example='nemo 1\nmedia pic = "pic.mp4"\nedit cut {\n  image pic for 2s\n}\n'
                                       'export final = cut {\n  save "out/final.mp4"\n}\n', files={"pic.mp4": "GIF89a, a picture"})
 
+# ---- layers (issue 17) ------------------------------------------------------------------------------------------
+
+EASE_WITHOUT_MOTION = Code("E350", "`ease` on an overlay that does not move",
+                           example="nemo 1\nmedia bars = pattern bars duration 5s\nmedia logo = color red duration 5s\n"
+                                   "edit cut {\n  video bars\n  overlay logo at top-right ease in-out\n}\n")
+PLACE_OVERRIDDEN = Code("W220", "`at` (or `move`) with both x and y given: it has no effect",
+                        example=_EXPECT.replace("  video bars\n", "  video bars\n  overlay bars width 20% at top x 5% y 5%\n"))
+LAYER_KEYWORD_NO_EFFECT = Code("W221", "an overlay keyword with no effect (`fit`, `origin`, or `skip`/`volume` on a still)",
+                               example=_EXPECT.replace("  video bars\n", "  video bars\n  overlay bars width 20% fit crop\n"))
+
+# ---- transitions (issue 17) -----------------------------------------------------------------------------------
+
+EASE_ON_A_CUT = Code("E358", "`ease` on a `transition cut`",
+                     example="nemo 1\nmedia bars = pattern bars duration 5s\nedit cut {\n  video bars\n"
+                             "  transition cut ease in\n  video bars\n}\n")
+
+# ---- motion and backgrounds (issue 17) ------------------------------------------------------------------------
+
+KENBURNS_PAN_WITHOUT_ROOM = Code("E363", "`kenburns … pan` with no room to pan (100% zoom at both ends)",
+                                 example="nemo 1\nmedia bars = pattern bars duration 5s\nedit cut {\n  video bars\n"
+                                         "  kenburns from 100% to 100% pan left\n}\n")
+GRADIENT_ANGLE_ON_RADIAL = Code("E364", "`angle` on a radial gradient",
+                                example="nemo 1\nmedia bg = gradient radial #ffffff #000000 angle 45 duration 2s\n"
+                                        "edit cut {\n  video bg\n}\n")
+GRADIENT_COLOR_COUNT = Code("E365", "a gradient of fewer than 2 or more than 8 colours",
+                            example="nemo 1\nmedia bg = gradient #1e3c72 duration 2s\nedit cut {\n  video bg\n}\n")
+
+# ---- mix and output (issue 17) ---------------------------------------------------------------------------------
+
+MASTER_VOLUME_WITH_LOUDNESS = Code("E371", "master `volume` on an export whose edit sets `loudness`",
+                                   example="nemo 1\nmedia bars = pattern bars duration 5s tone 440hz\nedit cut {\n  video bars\n"
+                                           "  loudness -14 LUFS\n}\nexport final = cut {\n  volume -3dB\n}\n")
+SOUND_SETTING_SILENT_FORMAT = Code("E372", "a sound setting on a GIF or WebP export (they hold no sound)",
+                                   example=_EXPORT + "  format gif\n  audio aac\n}\n")
+RATE_SETTING_PICTURE_FORMAT = Code("E373", "`crf` or `bitrate` on a GIF or WebP export",
+                                   example=_EXPORT + "  format webp\n  crf 20\n}\n")
+AUDIO_CHECK_SILENT_FORMAT = Code("E374", "a sound check on a GIF or WebP export",
+                                 example=_EXPORT + '  save "out/final.gif"\n}\nexpect final {\n  has audio\n}\n')
+AUDIO_FIT_WITH_AT = Code("E375", "`audio … fit` with `at`",
+                         example="nemo 1\nmedia bars = pattern bars duration 5s\nmedia fx = tone 440hz duration 2s\n"
+                                 "edit cut {\n  video bars\n  audio fx at 1s fit cut\n}\n")
+
 # ---- found when a step runs (engines) --------------------------------------------------------------------------
 
 _ASK = "nemo 1\nmedia bars = pattern bars duration 5s\nedit cut {\n  video bars\n}\n"
@@ -408,6 +450,10 @@ _SECTIONS = (
     ("E32", "The whole recipe"),
     ("E33", "The whole recipe"),
     ("E34", "Limits"),
+    *((f"E35{n}", "Layers") for n in range(0, 8)),
+    ("E358", "Transitions"),
+    *((f"E36{n}", "Motion and backgrounds") for n in range(3, 7)),
+    *((f"E37{n}", "Mix and output") for n in range(1, 6)),
     ("E4", "Found when a step runs"),
     ("W", "Warnings"),
 )

@@ -173,7 +173,7 @@ class AskSpec:
 class ExportSettings:
     """An export block's settings; None where the block says nothing (the engine's defaults apply)."""
 
-    format: str | None = None  # mp4 | mov | webm | mkv (always set once checked: from `format` or the file name)
+    format: str | None = None  # mp4 | mov | webm | mkv | gif | webp (always set once checked: from `format` or the file name)
     codec: str | None = None  # h264 | hevc | vp9
     size: Resolution | None = None
     quality: str | None = None  # high | medium | draft
@@ -181,6 +181,7 @@ class ExportSettings:
     fps: Fps | float | None = None
     bitrate: Bitrate | None = None
     audio: str | None = None  # aac | opus | none
+    volume: Percent | Decibels | None = None  # master output level, after the mix (and its `loudness`, refused with it)
 
     def items(self) -> list[tuple[str, Any]]:
         """The settings given, by name (cache-key components and JSON)."""

@@ -22,6 +22,7 @@ class Slot:
     doc: str = ""
     min: float | None = None  # bounds, in the value's natural unit (seconds, percent, …)
     max: float | None = None
+    then: str | tuple[str, ...] | None = None  # a keyword's optional second value (`border 4px #fff`): its type
 
 
 @attrs.frozen
@@ -46,19 +47,41 @@ class Signature:
 
 
 DUR = "duration"
-TRANSITIONS = ("cut", "crossfade", "fade", "fadewhite", "wipeleft", "wiperight", "slideleft", "slideright")
+# `transition NAME`: nemoflow's first eight (their meanings kept: `crossfade` is xfade's `fade`, `fade` goes through
+# black, i.e. xfade's `fadeblack`), then every other FFmpeg xfade built-in by its xfade name (engines/local/transitions.py)
+TRANSITIONS = ("cut", "crossfade", "fade", "fadewhite", "wipeleft", "wiperight", "slideleft", "slideright",
+               "fadeblack", "wipeup", "wipedown", "slideup", "slidedown", "circlecrop", "rectcrop", "distance", "radial",
+               "smoothleft", "smoothright", "smoothup", "smoothdown", "circleopen", "circleclose", "vertopen", "vertclose",
+               "horzopen", "horzclose", "dissolve", "pixelize", "diagtl", "diagtr", "diagbl", "diagbr", "hlslice",
+               "hrslice", "vuslice", "vdslice", "hblur", "fadegrays", "wipetl", "wipetr", "wipebl", "wipebr", "squeezeh",
+               "squeezev", "zoomin", "fadefast", "fadeslow", "hlwind", "hrwind", "vuwind", "vdwind", "coverleft",
+               "coverright", "coverup", "coverdown", "revealleft", "revealright", "revealup", "revealdown")
+TRANSITION_MAX_S = 60.0  # FFmpeg xfade's `duration` limit
 POSITIONS = ("center", "top", "bottom", "left", "right", "top-left", "top-right", "bottom-left", "bottom-right", "lower-third")
 GRADE_PRESETS = ("teal-orange", "warm", "cool", "vivid", "muted", "bw", "vintage", "film", "neutral")
-REFRAME_MODES = ("crop", "pad", "blur")
+REFRAME_MODES = ("crop", "pad", "blur", "stretch")  # stretch: scaled to the frame, the aspect ignored
+PANS = ("left", "right", "up", "down")  # `kenburns … pan right`: the view moves right, so the picture slides left
+GRADIENTS = ("linear", "radial")
+GRADIENT_COLORS = (2, 8)  # FFmpeg's `gradients` source draws 2 to 8
+GRADIENT_ANGLE = 180.0  # top to bottom, as CSS
+KENBURNS_ZOOM = (100.0, 115.0)  # `kenburns` alone: from the whole frame to 115%, centred
 PATTERNS = ("testsrc", "bars", "grid", "gradient", "mandelbrot", "noise")
-FORMATS = ("mp4", "mov", "webm", "mkv")
-CODECS = ("h264", "hevc", "vp9")
+FORMATS = ("mp4", "mov", "webm", "mkv", "gif", "webp")
+CODECS = ("h264", "hevc", "vp9", "gif", "webp")
+SILENT_FORMATS = ("gif", "webp")
+"""Animated-picture outputs: no sound track (engines/local: GIF with its own palette, WebP via libwebp_anim)."""
 QUALITIES = ("high", "medium", "draft")
 AUDIO_CODECS = ("aac", "opus", "none")
 
 _VOLUME = dict(type="percent|decibels", min=0, max=400)
 # Which audio track of a multi-track file plays (1 = the first in the file); without it, the file's default track.
 _TRACK = Slot("track", "int", min=1, max=64, doc="which audio track of the file plays (1 = first); default: the file's default track")
+# Relative level in the mix (docs/language.md "Mix and output"): each sound plays at volume x weight / the largest
+# weight in the edit (default 1 everywhere), so no weight, or weight 1 everywhere, leaves the levels as they were.
+_WEIGHT = Slot("weight", "number", min=0, max=100, doc="relative mix weight against the other sounds (default 1)")
+TEXT_STYLES = ("box", "bar", "news")
+TEXT_ALIGNS = ("left", "center", "right")
+TEXT_ANIMATIONS = ("fade", "slide-left", "slide-right", "slide-up", "slide-down", "zoom-in", "zoom-out")
 _TEXT_KEYWORDS = (
     Slot("from", DUR, doc="when the text appears"),
     Slot("to", DUR, doc="when it disappears"),
@@ -68,6 +91,40 @@ _TEXT_KEYWORDS = (
     Slot("font", "string", doc="a font family name or a .ttf/.otf path"),
     Slot("fade", DUR, doc="fade in and out"),
     Slot("box", "color", doc="a box behind the text"),
+    Slot("style", TEXT_STYLES, doc="box: a box behind each line; bar: a full-width band (a subtitle bar); news: a lower-third news bar"),
+    Slot("bar", "color", doc="the band's colour for style bar or news"),
+    Slot("wrap", "percent|pixels", min=1, max=8000, doc="word wrap at this width (of the frame width, or pixels)"),
+    Slot("x", "percent|pixels", min=0, max=8000, doc="the text's left edge (of the frame width, or pixels)"),
+    Slot("y", "percent|pixels", min=0, max=8000, doc="the text's top edge (of the frame height, or pixels)"),
+    Slot("align", TEXT_ALIGNS, doc="the lines within the text (default: as `at`)"),
+    Slot("animate", TEXT_ANIMATIONS, doc="how each line enters, one after another"),
+    Slot("stagger", DUR, doc="the delay between lines entering (default 250ms)"),
+)
+
+EASES = ("linear", "in", "out", "in-out")
+ORIGINS = tuple(p for p in POSITIONS if p != "lower-third")
+LAYER_FITS = ("stretch", "crop", "pad")
+_SPOT = dict(type="percent|pixels", min=-1000, max=10000)  # x/y: % of the frame (or px), its top-left corner
+_LAYER_KEYWORDS = (
+    Slot("at", POSITIONS, doc="where on screen (6% from the nearest edges)"),
+    Slot("x", doc="left edge: % of the frame width, or px", **_SPOT),
+    Slot("y", doc="top edge: % of the frame height, or px", **_SPOT),
+    Slot("width", "percent|pixels", min=0.1, max=1000, doc="% of the output width, or px; alone, the aspect is kept"),
+    Slot("height", "percent|pixels", min=0.1, max=1000, doc="% of the output height, or px; alone, the aspect is kept"),
+    Slot("origin", ORIGINS, doc="the point of it that x/y (and move-x/move-y) place; default top-left"),
+    Slot("fit", LAYER_FITS, doc="with both width and height: stretch (default), crop to fill, or pad (transparent)"),
+    Slot("opacity", "percent", min=0, max=100),
+    Slot("fade", DUR, doc="fade in at its start and out at its end, over this long"),
+    Slot("from", DUR, doc="when it appears on the timeline (default 0s)"),
+    Slot("to", DUR, doc="when it goes (default: the end of the timeline)"),
+    Slot("skip", DUR, doc="a video overlay starts this far into its source"),
+    Slot("volume", doc="its own sound (overlays are silent without it)", **_VOLUME),
+    Slot("border", "pixels", min=0, max=500, then="color", doc="a border this wide, of a colour (white if not given)"),
+    Slot("move", POSITIONS, doc="where it is at its end (`to`): it moves there"),
+    Slot("move-x", doc="its left edge at its end", **_SPOT),
+    Slot("move-y", doc="its top edge at its end", **_SPOT),
+    Slot("scale", "percent|pixels", min=0.1, max=1000, doc="its width at its end (% of the output width, or px)"),
+    Slot("ease", EASES, doc="how it moves: linear (default), in, out, in-out"),
 )
 
 EDIT_OPS: dict[str, Signature] = {s.verb: s for s in (
@@ -75,7 +132,7 @@ EDIT_OPS: dict[str, Signature] = {s.verb: s for s in (
               positional=(Slot("source", "source", required=True),),
               keywords=(Slot("from", DUR, doc="in-point in the source"), Slot("to", DUR, doc="out-point in the source"),
                         Slot("for", DUR, doc="length, instead of `to`"), Slot("speed", "factor|percent", min=0.05, max=100),
-                        Slot("volume", **_VOLUME), _TRACK),
+                        Slot("volume", **_VOLUME), _TRACK, _WEIGHT),
               flags=("mute",)),
     Signature("image", "Add a still image for a duration.",
               positional=(Slot("source", "media", required=True),),
@@ -83,7 +140,9 @@ EDIT_OPS: dict[str, Signature] = {s.verb: s for s in (
     Signature("concat", "Append other drafts or media, in order (a fanned-out name adds every instance).",
               positional=(Slot("sources", "source", required=True, many=True),)),
     Signature("transition", "How the previous clip gives way to the next.",
-              positional=(Slot("kind", TRANSITIONS, required=True), Slot("duration", DUR))),
+              positional=(Slot("kind", TRANSITIONS, required=True),
+                          Slot("duration", DUR, doc="how long the clips overlap (at most 60s, FFmpeg's xfade's limit)")),
+              keywords=(Slot("ease", EASES, doc="how it runs: linear (default), in (slow start), out (slow end), in-out"),)),
     Signature("grade", "Color grade with a named look or a .cube LUT.",
               positional=(Slot("look", "look", required=True), Slot("amount", "percent", min=0, max=100))),
     Signature("adjust", "Brightness, contrast, saturation, gamma.",
@@ -98,6 +157,12 @@ EDIT_OPS: dict[str, Signature] = {s.verb: s for s in (
     Signature("blur", "Blur the picture of the clips so far (a background, a face, a screen that must not be read).",
               positional=(Slot("strength", "percent", min=0, max=100, doc="how much: 100% is about 2% of the frame height"),),
               effect=True),
+    Signature("overlay", "A picture or video over the main picture, for a time: a logo, a badge, a second camera.",
+              positional=(Slot("source", "media", required=True, doc="an image or video (a PNG's or WebM's alpha is kept)"),),
+              keywords=_LAYER_KEYWORDS),
+    Signature("pip", "Picture-in-picture: an overlay at bottom-right, 30% wide, with a thin white border by default.",
+              positional=(Slot("source", "media", required=True, doc="an image or video"),),
+              keywords=_LAYER_KEYWORDS),
     Signature("title", "A large centred title.", positional=(Slot("text", "string", required=True),), keywords=_TEXT_KEYWORDS),
     Signature("text", "A text overlay.", positional=(Slot("text", "string", required=True),), keywords=_TEXT_KEYWORDS),
     Signature("music", "A music bed under the whole timeline.",
@@ -105,13 +170,16 @@ EDIT_OPS: dict[str, Signature] = {s.verb: s for s in (
               keywords=(Slot("volume", **_VOLUME), Slot("fade in", DUR), Slot("fade out", DUR),
                         Slot("from", DUR, doc="in-point in the music"), Slot("duck", "percent", min=0, max=100,
                                                                              doc="lower the music to this level under speech"),
-                        _TRACK),
+                        _TRACK, _WEIGHT),
               flags=("loop",)),
     Signature("audio", "A sound placed at a time on the timeline.",
               positional=(Slot("source", "media", required=True),),
               keywords=(Slot("at", DUR), Slot("volume", **_VOLUME), Slot("from", DUR), Slot("to", DUR),
-                        Slot("fade in", DUR), Slot("fade out", DUR), _TRACK)),
-    Signature("volume", "Level of the clips' own audio.", positional=(Slot("level", required=True, **_VOLUME),)),
+                        Slot("fade in", DUR), Slot("fade out", DUR), _TRACK, _WEIGHT,
+                        Slot("fit", ("cut", "stretch"), doc="start with the last clip so far and end with it: cut there, "
+                                                            "or tempo-changed to span it")),),
+    Signature("volume", "Level of the clips' own audio.", positional=(Slot("level", required=True, **_VOLUME),),
+              keywords=(_WEIGHT,)),
     Signature("mute", "Drop the clips' own audio."),
     Signature("reframe", "Change the aspect ratio.",
               positional=(Slot("aspect", "aspect", required=True), Slot("mode", REFRAME_MODES)),
@@ -125,6 +193,11 @@ EDIT_OPS: dict[str, Signature] = {s.verb: s for s in (
               positional=(Slot("target", "loudness", required=True, min=-70, max=-5,
                                doc="integrated loudness: -14 LUFS for the web, -23 LUFS for broadcast"),),
               keywords=(Slot("peak", "truepeak", min=-9, max=0, doc="true-peak ceiling (default -1 dBTP)"),)),
+    Signature("kenburns", "A slow zoom and pan over the last clip so far (a still or a video); `all`: every clip so far.",
+              keywords=(Slot("from", "percent", min=100, max=400, doc="zoom at the clip's start (default 100%: the whole frame)"),
+                        Slot("to", "percent", min=100, max=400, doc="zoom at its end (default 115%)"),
+                        Slot("pan", PANS, doc="which way the view travels across the picture (default: stays centred)")),
+              flags=("all",)),
 )}
 
 EXPORT_SETTINGS: dict[str, Signature] = {s.verb: s for s in (
@@ -136,6 +209,8 @@ EXPORT_SETTINGS: dict[str, Signature] = {s.verb: s for s in (
     Signature("fps", "Output frame rate.", positional=(Slot("value", "fps|number", required=True, min=1, max=240),)),
     Signature("bitrate", "Target video bitrate.", positional=(Slot("value", "bitrate", required=True),)),
     Signature("audio", "Audio codec, or none.", positional=(Slot("value", AUDIO_CODECS, required=True),)),
+    Signature("volume", "Master output level, after the mix (`volume -3dB`).",
+              positional=(Slot("value", required=True, **_VOLUME),)),
     Signature("save", "Where the file is written.", positional=(Slot("value", "path", required=True),)),
 )}
 
@@ -147,6 +222,11 @@ GENERATORS: dict[str, Signature] = {s.verb: s for s in (
     Signature("color", "A solid color.",
               positional=(Slot("color", "color", required=True),),
               keywords=(Slot("duration", DUR, required=True), Slot("size", "resolution"), Slot("fps", "fps|number", min=1, max=240))),
+    Signature("gradient", "A still gradient background of 2 to 8 colours: linear (along `angle`) or radial (centre to corners).",
+              positional=(Slot("kind", GRADIENTS), Slot("colors", "color", required=True, many=True, doc="2 to 8 colours, in order")),
+              keywords=(Slot("angle", "number", min=0, max=360, doc="linear only: degrees as in CSS (180, the default: top "
+                                                                    "to bottom; 90: left to right)"),
+                        Slot("duration", DUR, required=True), Slot("size", "resolution"), Slot("fps", "fps|number", min=1, max=240))),
     Signature("tone", "A sine tone.",
               positional=(Slot("frequency", "frequency", required=True),),
               keywords=(Slot("duration", DUR, required=True), Slot("volume", **_VOLUME))),
@@ -194,12 +274,14 @@ GOLDEN_TYPES = (".png",)
 EXPECT_TRACK_TYPES = ("video", "audio", "subtitle", "data")
 """`tracks == 1 video + 1 audio`: the stream types counted; a type not written must be absent."""
 
-MEDIA_TYPES = ("mp4", "mov", "avi", "webm", "mkv", "ts", "m2ts", "jpg", "png", "gif", "webp", "mp3", "wav", "m4a", "aac")
+MEDIA_TYPES = ("mp4", "mov", "avi", "webm", "mkv", "ts", "m2ts", "jpg", "png", "gif", "webp", "svg", "mp3", "wav", "m4a",
+               "aac")
 """What a media file may hold, judged by its content (media/validate.py sniffs these).
 
 `ts` is an MPEG transport stream (188-byte packets, as broadcast and many cameras write), `m2ts` the same with a
 4-byte timecode before each packet (192 bytes: Blu-ray, AVCHD camcorders' `.mts`)."""
-IMAGE_TYPES = ("jpg", "png", "gif", "webp")
+IMAGE_TYPES = ("jpg", "png", "gif", "webp", "svg")
+"""`svg` is drawn by librsvg at the size it is shown at (media/sources.py), so a small drawing stays sharp."""
 AUDIO_TYPES = ("mp3", "wav", "m4a", "aac")
 TYPE_ALIASES = {"jpeg": "jpg", "mts": "m2ts", "m2t": "ts"}
 """Other file extensions of a media type."""
@@ -215,7 +297,8 @@ def kind_of_type(name: str) -> str | None:
         return None
     return "image" if ext in IMAGE_TYPES else "audio" if ext in AUDIO_TYPES else "video"
 
-FORMAT_CODECS = {"mp4": ("h264", "hevc"), "mov": ("h264", "hevc"), "mkv": ("h264", "hevc", "vp9"), "webm": ("vp9",)}
+FORMAT_CODECS = {"mp4": ("h264", "hevc"), "mov": ("h264", "hevc"), "mkv": ("h264", "hevc", "vp9"), "webm": ("vp9",),
+                 "gif": ("gif",), "webp": ("webp",)}
 
 PARAM_TYPES = ("duration", "percent", "resolution", "aspect", "color", "string", "number", "int", "bool",
                "filesize", "bitrate", "frequency", "fps", "pixels", "factor", "list", "path", "loudness", "truepeak")

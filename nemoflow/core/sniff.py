@@ -41,7 +41,19 @@ def media_type(head: bytes) -> str | None:
         return "gif"
     if head[:3] == b"ID3":
         return _after_id3(head)
-    return _transport_stream(head) or _audio_frame(head)
+    return _transport_stream(head) or _audio_frame(head) or _svg(head)
+
+
+_SVG_ROOT = re.compile(rb"<svg[\s>/]")
+_XML_PROLOGUE = re.compile(rb"\A(?:\s|<\?xml[^>]*\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>)*", re.S)
+
+
+def _svg(head: bytes) -> str | None:
+    """An SVG drawing: its root element `<svg` first, after an optional BOM, XML declaration, comments and doctype
+    (a text file only mentioning `<svg` further down is not one)."""
+    text = head[3:] if head[:3] == b"\xef\xbb\xbf" else head
+    start = _XML_PROLOGUE.match(text)
+    return "svg" if _SVG_ROOT.match(text, start.end() if start else 0) else None
 
 
 def _transport_stream(head: bytes) -> str | None:
@@ -234,7 +246,7 @@ def _iso_problem(path: Path, size: int) -> str | None:
 _NAMES = {"mp4": "an MP4 video", "mov": "a QuickTime movie", "m4a": "M4A audio", "avi": "an AVI video",
           "webm": "a WebM video", "mkv": "a Matroska video", "ts": "an MPEG transport stream", "m2ts": "an M2TS transport stream",
           "jpg": "a JPEG image", "png": "a PNG image", "gif": "a GIF image", "webp": "a WebP image", "mp3": "MP3 audio",
-          "wav": "WAV audio", "aac": "raw AAC audio"}
+          "wav": "WAV audio", "aac": "raw AAC audio", "svg": "an SVG drawing"}
 
 
 def describe_type(kind: str) -> str:
@@ -264,7 +276,7 @@ class Sniffed:
     def kind(self) -> str | None:
         """"video", "image" or "audio" when the content says so for certain, else None: a GIF may be animated,
         and an MP4, Matroska or transport stream may hold sound alone."""
-        if self.type in ("jpg", "png", "webp"):
+        if self.type in ("jpg", "png", "webp", "svg"):
             return "image"
         if self.type in ("mp3", "wav", "aac"):
             return "audio"

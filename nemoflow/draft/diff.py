@@ -119,6 +119,8 @@ def summary(draft: Draft) -> str:
 def _track_label(track: Track | None) -> str:
     if track is None:
         return "track"
+    if track.tt == VIDEO and track.m.get("layer"):
+        return f"Layer {track.m['layer']}"  # an overlay over the main picture (draft/layers.py)
     if track.tt == VIDEO:
         return "Video"
     if track.tt == AUDIO:

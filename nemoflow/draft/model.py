@@ -90,11 +90,12 @@ class Draft:
 
     @property
     def d(self) -> int:
-        """Timeline length in ms: where the last video segment ends (text and audio never extend it)."""
-        video = [tr.end for tr in self.t if tr.tt == VIDEO]
-        return max(video) if video else max((tr.end for tr in self.t), default=0)
+        """Timeline length in ms: where the main (first) video track ends (layers, text and audio never extend it)."""
+        main = self.track(VIDEO)
+        return main.end if main is not None else max((tr.end for tr in self.t), default=0)
 
     def track(self, tt: int) -> Track | None:
+        """The first track of type `tt`: for VIDEO the main picture (further video tracks are layers: draft/layers.py)."""
         return next((tr for tr in self.t if tr.tt == tt), None)
 
     def segments(self, tt: int) -> tuple[Segment, ...]:

@@ -14,7 +14,9 @@ from typing import Any
 import attrs
 
 from ..errors import DraftError
+from . import layers
 from .media import MediaEntry
+from .mix import weighted
 from .model import AUDIO, TEXT, VIDEO, Draft, Segment
 
 DEFAULT_FPS = 30.0
@@ -92,12 +94,8 @@ def add_clip(draft: Draft, media_id: str, entry: MediaEntry | Mapping[str, Any],
         m["fit"] = fit
     if track is not None:
         m["track"] = int(track)
-    if tr and video:
-        overlap = min(tr["d"], video[-1].d, d_ms)
-        start -= overlap
-        tr = {"type": tr["type"], "d": overlap}
-    else:
-        tr = None
+    tr = entering(tr, video[-1].d, int(d_ms)) if tr and video else None
+    start -= tr["d"] if tr else 0
     video.append(Segment(st=start, d=int(d_ms), m=m, tr=tr))
     draft = draft.with_segments(VIDEO, video)
     if "next_tr" in draft.m:
@@ -105,11 +103,27 @@ def add_clip(draft: Draft, media_id: str, entry: MediaEntry | Mapping[str, Any],
     return draft
 
 
-def set_transition(draft: Draft, kind: str, d_ms: int) -> Draft:
-    """Remember how the next clip enters; `cut` clears it."""
+def entering(tr: Mapping[str, Any], before_ms: int, after_ms: int) -> dict[str, Any] | None:
+    """The transition between clips of these lengths: at most half the shorter one (as editly), so a long transition
+    never swallows a clip and no two clips start together. `asked` keeps what was written when it was shortened
+    (engines say so); None when nothing is left of it."""
+    overlap = min(int(tr["d"]), before_ms // 2, after_ms // 2)
+    if overlap <= 0:
+        return None
+    out = {k: v for k, v in tr.items() if k != "asked"} | {"d": overlap}
+    if overlap < tr["d"] or "asked" in tr:
+        out["asked"] = int(tr.get("asked", tr["d"]))
+    return out
+
+
+def set_transition(draft: Draft, kind: str, d_ms: int, ease: str | None = None) -> Draft:
+    """Remember how the next clip enters; `cut` clears it. `ease` (in, out, in-out) shapes its progress; linear if None."""
     if kind == "cut" or d_ms <= 0:
         return attrs.evolve(draft, m={k: v for k, v in draft.m.items() if k != "next_tr"})
-    return draft.with_m(next_tr={"type": kind, "d": int(d_ms)})
+    tr: dict[str, Any] = {"type": kind, "d": int(d_ms)}
+    if ease and ease != "linear":
+        tr["ease"] = ease
+    return draft.with_m(next_tr=tr)
 
 
 def splice(draft: Draft, other: Draft, *, in_ms: int = 0, out_ms: int | None = None, speed: float = 1.0,
@@ -130,20 +144,17 @@ def splice(draft: Draft, other: Draft, *, in_ms: int = 0, out_ms: int | None = N
     start = video[-1].end if video else 0
     tr = draft.m.get("next_tr")
     first = part.segments(VIDEO)[0]
-    if tr and video:
-        overlap = min(tr["d"], video[-1].d, first.d)
-        start -= overlap
-        tr = {"type": tr["type"], "d": overlap}
-    else:
-        tr = None
+    tr = entering(tr, video[-1].d, first.d) if tr and video else None
+    start -= tr["d"] if tr else 0
     for i, seg in enumerate(part.segments(VIDEO)):
         video.append(attrs.evolve(seg, st=seg.st + start, tr=tr if i == 0 else seg.tr))
     draft = draft.with_segments(VIDEO, video)
     for tt in (TEXT, AUDIO):
         moved = [attrs.evolve(s, st=s.st + start, m={**s.m, "bed": False} if s.m.get("bed") else s.m)
-                 for s in part.segments(tt)]
+                 for seg in part.segments(tt) for s in (layers.closed(seg, part.d) if tt == TEXT else (seg,))]  # text: to its draft's end
         if moved:
             draft = draft.with_segments(tt, [*draft.segments(tt), *moved])
+    draft = layers.splice_layers(draft, part, start)
     if "next_tr" in draft.m:
         draft = attrs.evolve(draft, m={k: v for k, v in draft.m.items() if k != "next_tr"})
     return draft
@@ -155,6 +166,18 @@ def add_effect(draft: Draft, effect: dict[str, Any]) -> Draft:
     if not video:
         raise DraftError(f"`{effect['type']}` has no clip to apply to: add a `video` before it")
     return draft.with_segments(VIDEO, [s.with_m(fx=[*s.m.get("fx", []), dict(effect)]) for s in video])
+
+
+def kenburns(draft: Draft, effect: dict[str, Any], *, every: bool = False) -> Draft:
+    """A slow zoom/pan on the last clip so far, or on every clip so far. A clip has one motion: a later `kenburns`
+    replaces its earlier one (two would multiply their zooms). It runs over the clip as it is on the final timeline."""
+    video = list(draft.segments(VIDEO))
+    if not video:
+        raise DraftError("`kenburns` has no clip to apply to: add a `video` or `image` before it")
+    for i in range(len(video)) if every else (len(video) - 1,):
+        fx = [e for e in video[i].m.get("fx", []) if e.get("type") != "kenburns"]
+        video[i] = video[i].with_m(fx=[*fx, dict(effect)])
+    return draft.with_segments(VIDEO, video)
 
 
 def stabilize(draft: Draft, effect: dict[str, Any], from_ms: int | None = None, to_ms: int | None = None) -> Draft:
@@ -225,7 +248,7 @@ def change_speed(draft: Draft, factor: float) -> Draft:
         out = out.with_segments(TEXT, [attrs.evolve(s, st=scale(s.st), d=scale(s.d)) for s in draft.segments(TEXT)])
     if draft.track(AUDIO):
         out = out.with_segments(AUDIO, [s if s.m.get("bed") else attrs.evolve(s, st=scale(s.st)) for s in draft.segments(AUDIO)])
-    return out
+    return layers.speed_layers(out, draft, factor)
 
 
 def _slice(seg: Segment, a: int, b: int, *, rate: float) -> Segment | None:
@@ -268,11 +291,11 @@ def trim(draft: Draft, from_ms: int = 0, to_ms: int | None = None) -> Draft:
             if seg.m.get("bed"):
                 kept.append(seg)
                 continue
-            cut = _slice(seg, from_ms, end, rate=1.0)
+            cut = _slice(seg, from_ms, end, rate=float(seg.m.get("tempo", 1.0)))  # `fit stretch`: source ms per timeline ms
             if cut is not None:
                 kept.append(cut)
         out = out.with_segments(tt, kept)
-    return out
+    return layers.trim_layers(out, draft, from_ms, end)
 
 
 def _fit_fades(cut: Segment, seg: Segment, a: int, b: int) -> Segment:
@@ -306,8 +329,12 @@ def add_text(draft: Draft, text: str, style: dict[str, Any], *, st: int = 0, d: 
 
 def add_sound(draft: Draft, media_id: str, entry: MediaEntry | Mapping[str, Any], *, st: int = 0, in_ms: int = 0, d: int | None = None,
               volume: float = 100.0, fade_in: int = 0, fade_out: int = 0, loop: bool = False, bed: bool = False,
-              duck: float | None = None, track: int | None = None) -> Draft:
-    """Add audio: a bed under the whole timeline (`bed`), or a sound placed at `st`; `track` as for add_clip."""
+              duck: float | None = None, track: int | None = None, weight: float | None = None,
+              tempo: float | None = None) -> Draft:
+    """Add audio: a bed under the whole timeline (`bed`), or a sound placed at `st`; `track` as for add_clip.
+
+    `weight` is its relative level in the mix (draft/mix.py); `tempo` plays it that many times faster, pitch kept,
+    so `d` ms of timeline hold `d` x `tempo` ms of the source (`audio … fit stretch`)."""
     entry = MediaEntry.from_json(entry, f"media `{media_id}`")
     if not entry.audio:
         raise DraftError(f"`{media_id}` has no audio track to play")
@@ -328,7 +355,9 @@ def add_sound(draft: Draft, media_id: str, entry: MediaEntry | Mapping[str, Any]
         m["duck"] = float(duck)
     if track is not None:
         m["track"] = int(track)
-    seg = Segment(st=int(st), d=int(d or 0), m=m)
+    if tempo is not None and abs(tempo - 1.0) > 1e-9:
+        m["tempo"] = float(tempo)
+    seg = Segment(st=int(st), d=int(d or 0), m=weighted(m, weight))
     return draft.with_segments(AUDIO, [*draft.segments(AUDIO), seg])
 
 
@@ -347,7 +376,7 @@ def normalize(draft: Draft) -> Draft:
     if draft.track(TEXT):
         text = [attrs.evolve(s, d=max(total - s.st, 0)) if s.m.get("to_end") else s for s in draft.segments(TEXT)]
         draft = draft.with_segments(TEXT, [s for s in text if s.d > 0 and s.st < total])
-    return draft
+    return layers.normalize_layers(draft)
 
 
 def cut_spans(draft: Draft, spans: list[tuple[int, int]]) -> Draft:
@@ -399,9 +428,9 @@ def cut_spans(draft: Draft, spans: list[tuple[int, int]]) -> Draft:
             if seg.m.get("bed"):
                 sounds.append(seg)
                 continue
-            sounds += [attrs.evolve(p, st=moved(p.st)) for p in _pieces(seg, cuts, rate=1.0)]
+            sounds += [attrs.evolve(p, st=moved(p.st)) for p in _pieces(seg, cuts, rate=float(seg.m.get("tempo", 1.0)))]
         out = out.with_segments(AUDIO, sounds)
-    return out
+    return layers.cut_layers(out, draft, cuts, moved)
 
 
 def _merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -61,6 +61,11 @@ def match_clause(st: State, signature: sig.Signature, items, inst: Instance, cla
                 i += width
                 continue
             value = coerce(st, value_item, keyword.type, inst, keyword, f"`{keyword.name}`")
+            then = items[i + width + 1] if keyword.then is not None and i + width + 1 < len(items) else None
+            if then is not None and _fits(st, then, keyword.then, inst):  # `border 4px #fff`: a value pair
+                second = coerce(st, then, keyword.then, inst, keyword, f"`{keyword.name}`")
+                value = FAIL if second is FAIL else value if value is FAIL else (value, second)
+                i += 1
             if value is FAIL:
                 ok = False
             else:

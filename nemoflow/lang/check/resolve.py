@@ -92,6 +92,8 @@ def _media(st: State, inst: Instance) -> None:
         args = match_clause(st, signature, clause.items[1:], inst, clause.span, f"media `{stmt.name.name}`")
         if args is None:
             return
+        if head.name == "gradient" and not _gradient_rules(st, args, clause):
+            return
         spec = MediaSpec(MediaSource.GENERATED, generator=head.name, options=args)
     else:
         st.error(head.span, f"a media source is a path or URL in quotes, got {describe_item(head)}", codes.MEDIA_NOT_A_PATH)
@@ -213,9 +215,52 @@ def _op_rules(st: State, verb: str, args: dict, clause: ast.Clause, inst: Instan
         st.error(keyword_span(clause, "to"), f"`to {end}` is not after `from {start}`", codes.OUT_BEFORE_IN,
                  help="the out-point must come after the in-point")
         return False
+    if verb == "audio" and "fit" in args and "at" in args:
+        st.error(keyword_span(clause, "at"), f"`fit {args['fit']}` places the sound with the last clip so far, so `at` has "
+                 "no place to go", codes.AUDIO_FIT_WITH_AT,
+                 help="give `at` (a time on the timeline) or `fit` (with the clip before this line), not both")
+        return False
+    if verb == "kenburns" and not _kenburns_rules(st, args, clause):
+        return False
+    length = args.get("duration")
+    if verb == "transition" and isinstance(length, Duration) and length.seconds > sig.TRANSITION_MAX_S:
+        st.error(clause.items[2].span if len(clause.items) > 2 else clause.span,
+                 f"a transition of {length} is longer than FFmpeg's xfade allows ({sig.TRANSITION_MAX_S:g}s)",
+                 codes.OUT_OF_RANGE, help=f"use a transition of at most {sig.TRANSITION_MAX_S:g}s")
+        return False
+    if verb == "transition" and args.get("kind") == "cut" and args.get("ease") not in (None, "linear"):
+        st.error(keyword_span(clause, "ease"), f"`ease {args['ease']}` on a `cut`: a cut has no time to ease",
+                 codes.EASE_ON_A_CUT, help="remove `ease`, or name a transition that runs over time (e.g. `crossfade 1s`)")
+        return False
     source = args.get("source")
     if verb in ("video", "image") and isinstance(source, StepRef) and not _kind_fits(st, verb, source.id, clause):
         return False
+    if verb in ("overlay", "pip") and isinstance(source, StepRef) and not _layer_fits(st, verb, source.id, clause, args):
+        return False
+    if verb in ("overlay", "pip") and "ease" in args and not any(k in args for k in ("move", "move-x", "move-y", "scale")):
+        st.error(keyword_span(clause, "ease"), f"`ease {args['ease']}` says how the {verb} moves, but nothing moves it",
+                 codes.EASE_WITHOUT_MOTION, help="add where it ends (`move top-left`, `move-x 80%`) or its end width "
+                                                 "(`scale 20%`), or remove `ease`")
+        return False
+    if verb in ("overlay", "pip"):
+        for named, x, y in (("at", "x", "y"), ("move", "move-x", "move-y")):
+            if named in args and x in args and y in args:
+                st.warn(keyword_span(clause, named), f"`{named} {args[named]}` has no effect: `{x}` and `{y}` place it",
+                        codes.PLACE_OVERRIDDEN, help=f"remove `{named}`, or one of `{x}`/`{y}` to keep its other axis")
+        if "fit" in args and not ("width" in args and "height" in args):
+            st.warn(keyword_span(clause, "fit"), f"`fit {args['fit']}` has no effect without both `width` and `height`",
+                    codes.LAYER_KEYWORD_NO_EFFECT, help="with one of them (or neither) the source's aspect is kept; give "
+                                                        "both to choose the box, or remove `fit`")
+        if "origin" in args and not any(k in args for k in ("x", "y", "move-x", "move-y")):
+            st.warn(keyword_span(clause, "origin"), f"`origin {args['origin']}` has no effect without `x` or `y`",
+                    codes.LAYER_KEYWORD_NO_EFFECT, help="`origin` says which point of it `x`/`y` place; `at` places it "
+                                                        "by itself: remove `origin`, or give `x`/`y`")
+        length = _known_length(st, source.id) if isinstance(source, StepRef) else None
+        skip = args.get("skip")
+        if length is not None and isinstance(skip, Duration) and skip.seconds >= length - 1e-9:
+            st.error(keyword_span(clause, "skip"), f"`skip {skip}` is at or past the end of `{st.steps[source.id].label}` "
+                     f"({Duration(length)})", codes.POINT_PAST_END, help=f"the source is {Duration(length)} long")
+            return False
     if verb in ("video", "music", "audio") and isinstance(source, StepRef):
         length = _known_length(st, source.id)
         if length is not None:
@@ -232,6 +277,36 @@ def _op_rules(st: State, verb: str, args: dict, clause: ast.Clause, inst: Instan
                 st.error(keyword_span(clause, "for"), f"`for {span_for}` runs past the end of the source ({Duration(length)})",
                          codes.LENGTH_PAST_END, help=f"the source is {Duration(length)} long")
                 return False
+    return True
+
+
+def _kenburns_rules(st: State, args: dict, clause: ast.Clause) -> bool:
+    """A pan travels across the room the zoom leaves around the view: at 100% at both ends there is none."""
+    low, high = (float(args[k].value) if k in args else d for k, d in zip(("from", "to"), sig.KENBURNS_ZOOM, strict=True))
+    if "pan" in args and max(low, high) <= 100:
+        st.error(keyword_span(clause, "pan"), f"`pan {args['pan']}` has no room: the view is the whole picture (100%) at "
+                 "both ends, so it cannot move", codes.KENBURNS_PAN_WITHOUT_ROOM,
+                 help="zoom in to make room, e.g. `kenburns from 120% to 120% pan "
+                      f"{args['pan']}` (a pure pan) or `kenburns to 130% pan {args['pan']}`")
+        return False
+    return True
+
+
+def _gradient_rules(st: State, args: dict, clause: ast.Clause) -> bool:
+    """2 to 8 colours (what FFmpeg's `gradients` draws); an angle only where it means something (linear)."""
+    colors = args.get("colors", ())
+    least, most = sig.GRADIENT_COLORS
+    if not least <= len(colors) <= most:
+        spots = [item for item in clause.items[1:] if not (isinstance(item, ast.Word) and item.name in sig.GRADIENTS)]
+        span = spots[most].span if len(colors) > most else clause.span
+        st.error(span, f"a gradient takes {least} to {most} colours, got {len(colors)}", codes.GRADIENT_COLOR_COUNT,
+                 help=f"for one colour, use the `color` generator: `color {colors[0]} duration …`" if colors and len(colors) < least
+                 else f"keep {most} colours (FFmpeg's gradient source draws at most {most})")
+        return False
+    if "angle" in args and args.get("kind") == "radial":
+        st.error(keyword_span(clause, "angle"), "a radial gradient runs from the centre to the corners: it has no angle",
+                 codes.GRADIENT_ANGLE_ON_RADIAL, help="remove `angle`, or make it `gradient linear …`")
+        return False
     return True
 
 
@@ -259,6 +334,33 @@ def _kind_fits(st: State, verb: str, step_id: str, clause: ast.Clause) -> bool:
                  help=f"use `video {name}`, or export the frame you want as PNG or JPEG" if kind != "audio"
                  else f"use `music {name}` or `audio {name}`, or point it at an image file")
         return False
+    return True
+
+
+def _layer_fits(st: State, verb: str, step_id: str, clause: ast.Clause, args: dict) -> bool:
+    """An overlay shows a picture: a generated sound, or a file whose bytes say sound only, is refused here; `skip`
+    or `volume` on a still image would do nothing, and is said."""
+    step = st.steps.get(step_id)
+    if step is None or not isinstance(step.spec, MediaSpec):
+        return True
+    still = False
+    if step.spec.source == MediaSource.FILE and step.spec.path is not None:
+        try:
+            found = sniff_file(step.spec.path)
+        except OSError:
+            return True
+        audio, shown = found.kind == "audio", f" ({describe_type(found.type)})"
+        still = found.kind == "image" and found.type != "gif"
+    else:
+        audio, shown = step.spec.generator in ("tone", "silence"), f" (a generated `{step.spec.generator}`)"
+    if audio:
+        st.error(clause.span, f"`{step.label}` is sound only{shown}, but `{verb}` shows a picture", codes.MEDIA_WRONG_KIND,
+                 help=f"give `{verb}` an image or a video; put a sound on the timeline with `audio {step.label} at 2s`")
+        return False
+    for key in ("skip", "volume") if still else ():
+        if key in args:
+            st.warn(keyword_span(clause, key), f"`{key} {args[key]}` has no effect: `{step.label}` is a still image",
+                    codes.LAYER_KEYWORD_NO_EFFECT, help=f"remove `{key}`; it applies to a video overlay")
     return True
 
 
@@ -307,6 +409,11 @@ def _export(st: State, inst: Instance) -> None:
             continue
         settings[signature.verb] = args["value"]
     ok = _export_rules(st, settings, spans, inst) and ok
+    if "volume" in settings and base is not None and _sets_loudness(st, base):
+        st.error(spans["volume"].span, "the edit this export renders sets `loudness`, which fixes the programme's level; "
+                 "a master `volume` after it would move it off that target", codes.MASTER_VOLUME_WITH_LOUDNESS,
+                 help="remove `volume` here, or `loudness` from the edit (for a quieter programme, lower its `loudness` target)")
+        ok = False
     if not ok:
         return
     save = settings.pop("save", None)
@@ -339,6 +446,25 @@ def _save_allowed(st: State, save: str, target: Path, span: Span, inst: Instance
     how = "leads, through a symbolic link, outside" if through_link else "is outside"
     st.error(span, f"`{what} \"{save}\"` {how} the recipe's folder: {target}", codes.SAVE_OUTSIDE,
              help=f"outputs go under the recipe's folder ({home}), so that a shared recipe cannot write elsewhere; {allow}")
+    return False
+
+
+def _sets_loudness(st: State, ref: StepRef) -> bool:
+    """Whether the Draft `ref` names carries a `loudness` target: one of its edits, or an edit it builds on, has the
+    clause (a spliced edit's target is not carried: only the base draft's is)."""
+    seen: set[str] = set()
+    step = st.steps.get(ref.id)
+    while step is not None and step.id not in seen:
+        seen.add(step.id)
+        spec = step.spec
+        if isinstance(spec, EditSpec):
+            if any(op.verb == "loudness" for op in spec.ops):
+                return True
+            step = st.steps.get(spec.base.id) if spec.base is not None else None
+        elif isinstance(spec, AskSpec):
+            step = st.steps.get(spec.base.id)
+        else:
+            return False
     return False
 
 
@@ -384,6 +510,18 @@ def _export_rules(st: State, settings: dict, spans: dict, inst: Instance) -> boo
     if (audio == "opus" and fmt in ("mp4", "mov")) or (audio == "aac" and fmt == "webm"):
         st.error(spans["audio"].span, f"{fmt} files cannot hold {audio} audio", codes.AUDIO_CODEC_CONTAINER)
         ok = False
+    if fmt in sig.SILENT_FORMATS:  # animated pictures: no sound, and their own quality controls
+        for key in ("audio", "volume"):
+            if key in settings and not (key == "audio" and audio == "none"):
+                st.error(spans[key].span, f"{fmt} files hold no sound, so `{key}` has nothing to act on",
+                         codes.SOUND_SETTING_SILENT_FORMAT,
+                         help=f"remove `{key}`; for a version with sound, add an mp4 export of the same edit")
+                ok = False
+        for key in ("crf", "bitrate"):
+            if key in settings:
+                st.error(spans[key].span, f"`{key}` does not apply to {fmt} files", codes.RATE_SETTING_PICTURE_FORMAT,
+                         help=f"`quality high|medium|draft` sets {'the palette dithering' if fmt == 'gif' else 'the compression'}")
+                ok = False
     size = settings.get("size")
     if isinstance(size, Resolution) and (size.width % 2 or size.height % 2 or size.width > 8192 or size.height > 8192):
         st.error(spans["size"].span, f"output size {size} is not encodable", codes.SIZE_NOT_ENCODABLE,
@@ -411,6 +549,8 @@ def _expect(st: State, inst: Instance) -> None:
     if not ok:
         return
     for target in targets:
+        if not _sound_checks_fit(st, target.id, checks):
+            continue
         sid = step_id(StepKind.EXPECT, target.name, target.index)
         if sid in st.steps:
             st.error(stmt.target.span, f"a second `expect` for `{target.label}`", codes.SECOND_EXPECT,
@@ -419,6 +559,27 @@ def _expect(st: State, inst: Instance) -> None:
             continue
         st.steps[sid] = Step(sid, target.name, target.index, inst.span, (target.id,),
                              ExpectSpec(StepRef(target.id), tuple(checks)))
+
+
+_SOUND_SUBJECTS = ("audio codec", "audio channels", "loudness", "true peak")
+
+
+def _sound_checks_fit(st: State, export_id: str, checks: list[Check]) -> bool:
+    """A GIF or WebP export has no sound: a check that needs sound is an error (`has no audio` is fine, and true)."""
+    step = st.steps.get(export_id)
+    fmt = step.spec.settings.format if step is not None and isinstance(step.spec, ExportSpec) else None
+    if fmt not in sig.SILENT_FORMATS:
+        return True
+    ok = True
+    for check in checks:
+        sound = (check.subject in _SOUND_SUBJECTS or check.kind in (CheckKind.NO_SILENCE, CheckKind.AV_SYNC)
+                 or (check.kind == CheckKind.PRESENCE and check.subject == "audio" and check.op == CheckOp.HAS)
+                 or (check.kind == CheckKind.TRACKS and any(kind == "audio" and n for kind, n in check.value.counts)))
+        if sound:
+            st.error(check.span, f"`{check.text}` checks sound, but {fmt} files hold none", codes.AUDIO_CHECK_SILENT_FORMAT,
+                     help="remove it (`has no audio` is true of them), or check an mp4 export of the same edit")
+            ok = False
+    return ok
 
 
 def _expect_targets(st: State, ref: ast.Ref, inst: Instance) -> list[Instance] | None:

@@ -98,7 +98,7 @@ def article(kind: str) -> str:
 def usage(signature: sig.Signature) -> str:
     """A verb's slots in short form: `<media> from <duration> mute`."""
     parts = [f"<{short(s.type)}>" if s.required else f"[{short(s.type)}]" for s in signature.positional]
-    parts += [f"{s.name} <{short(s.type)}>" for s in signature.keywords]
+    parts += [f"{s.name} <{short(s.type)}>" + (f" [{short(s.then)}]" if s.then else "") for s in signature.keywords]
     parts += list(signature.flags)
     return " ".join(parts) if parts else "nothing"
 
