@@ -555,8 +555,8 @@ def _placed(clips: tuple[Clip, ...], transitions: tuple, segs: list[Seg] | None 
     for clip, tr in zip(clips, transitions, strict=True):
         d = round((clip.out_ms - clip.in_ms) / clip.speed)
         st, has_tr = (segs[-1].end if segs else 0), False
-        if tr and segs:
-            st -= min(tr[1], segs[-1].d, d)
+        if tr and segs and min(tr[1], segs[-1].d // 2, d // 2) > 0:
+            st -= min(tr[1], segs[-1].d // 2, d // 2)  # at most half the shorter clip (ops.entering, issue 17)
             has_tr = True
         segs.append(Seg(clip.source, st, d, clip.in_ms, clip.speed, has_tr))
     return segs

@@ -337,7 +337,7 @@ def test_not_media(bad: dict[str, Path], name: str, phrase: str) -> None:
     message = _error(bad[name])
     assert "not a supported media file" in message
     assert phrase in message
-    assert "mp4, mov, avi, webm, mkv, ts, m2ts, jpg, png, gif, webp, mp3, wav, m4a, aac" in message
+    assert "mp4, mov, avi, webm, mkv, ts, m2ts, jpg, png, gif, webp, svg, mp3, wav, m4a, aac" in message
 
 
 @pytest.mark.parametrize(("name", "phrase"), [

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.model import MediaSource, MediaSpec, Step
+from ..core.signatures import GRADIENT_ANGLE
 from ..core.values import Color, Duration, Fps, Frequency, Percent, Resolution
 from ..draft.media import MediaEntry, MediaKind
 from ..errors import MediaError
@@ -24,7 +25,7 @@ def generated_entry(spec: MediaSpec) -> MediaEntry:
     duration: Duration = o["duration"]
     gen: dict[str, Any] = {"name": spec.generator}
     d = round(duration.seconds * 1000)
-    if spec.generator in ("pattern", "color"):
+    if spec.generator in ("pattern", "color", "gradient"):
         size: Resolution | None = o.get("size")
         w, h = (size.width, size.height) if size else DEFAULT_SIZE
         fps = o.get("fps")
@@ -33,6 +34,12 @@ def generated_entry(spec: MediaSpec) -> MediaEntry:
         if spec.generator == "color":
             color: Color = o["color"]
             gen["color"] = color.hex()
+        elif spec.generator == "gradient":
+            kind = o.get("kind") or "linear"
+            gen.update(kind=kind, colors=[c.hex() for c in o["colors"]])
+            if kind == "linear":
+                angle = o.get("angle")
+                gen["angle"] = float(angle) if angle is not None else GRADIENT_ANGLE
         else:
             gen["kind"] = o.get("kind") or "testsrc"
         tone: Frequency | None = o.get("tone")

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 import statistics
+import subprocess
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ..core.sniff import HEAD_BYTES, media_type
 from ..core.units import human_bytes
 from ..draft.media import AudioTrack
 from ..errors import MediaError
@@ -170,8 +173,117 @@ def _reason(exc: BaseException) -> str:
 def probe(path: Path) -> MediaInfo:
     """Read what `path` holds; MediaError if it is missing, unreadable, or not media FFmpeg can decode."""
     size = check_file(path)
+    animated = animated_webp(path, size)
+    if animated is not None:
+        return animated
+    with path.open("rb") as fh:
+        if media_type(fh.read(HEAD_BYTES)) == "svg":
+            return svg_info(path, size)
     with open_media(path) as container:
         return inspect_container(container, path, size)
+
+
+_SVG_TAG = re.compile(r"<svg\b([^>]*)>", re.S)
+_SVG_UNITS = {"": 1.0, "px": 1.0, "pt": 4 / 3, "pc": 16.0, "mm": 96 / 25.4, "cm": 96 / 2.54, "in": 96.0}
+SVG_DEFAULT_SIZE = (300, 150)
+"""A drawing that gives no size (no width/height, no viewBox): the size browsers give it."""
+
+
+def _svg_attr(tag: str, name: str) -> str | None:
+    found = re.search(rf"(?<![\w:-]){name}\s*=\s*([\"'])(.*?)\1", tag, re.S)
+    return found.group(2).strip() if found else None
+
+
+def _svg_length(value: str | None) -> float | None:
+    """An SVG width/height in CSS pixels (96 per inch); None for a percentage, a font-relative unit, or nothing."""
+    found = re.fullmatch(r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(px|pt|pc|mm|cm|in)?", value or "")
+    if not found:
+        return None
+    number = float(found.group(1)) * _SVG_UNITS[found.group(2) or ""]
+    return number if number > 0 else None
+
+
+def svg_size(text: str) -> tuple[int, int]:
+    """The drawing's own size in pixels, from its root element: width and height, else its viewBox (one of the two
+    given: the other from the viewBox's aspect), else SVG_DEFAULT_SIZE."""
+    tag = _SVG_TAG.search(text)
+    attrs_text = tag.group(1) if tag else ""
+    w, h = _svg_length(_svg_attr(attrs_text, "width")), _svg_length(_svg_attr(attrs_text, "height"))
+    box = [float(x) for x in re.split(r"[\s,]+", _svg_attr(attrs_text, "viewBox") or "") if re.fullmatch(r"-?[0-9.eE+-]+", x)]
+    vw, vh = (box[2], box[3]) if len(box) == 4 and box[2] > 0 and box[3] > 0 else (None, None)
+    if w is None and h is None:
+        w, h = (vw, vh) if vw else SVG_DEFAULT_SIZE
+    elif w is None:
+        w = h * vw / vh if vw else h * 2
+    elif h is None:
+        h = w * vh / vw if vw else w / 2
+    return max(1, round(w)), max(1, round(h))
+
+
+def svg_info(path: Path, size: int) -> MediaInfo:
+    """An SVG drawing: its size from its root element, and proof that librsvg can draw it (one small rasterisation
+    by the `ffmpeg` binary; PyAV's FFmpeg has no SVG decoder). A still whose pixels are made when it is shown
+    (media/sources.py rasterises it at that size)."""
+    from .ffmpeg import ffmpeg_exe
+
+    try:
+        text = path.read_bytes()[:1 << 20].decode("utf-8", "replace")
+    except OSError as exc:
+        raise MediaError(f"cannot read {path}: {exc.strerror or exc}; check the disk or copy the file again") from None
+    width, height = svg_size(text)
+    test = subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-f", "image2", "-pattern_type", "none", "-c:v", "librsvg",
+                           "-width", "16", "-height", "16", "-i", ffmpeg_path(path), "-frames:v", "1", "-f", "null", "-"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    if test.returncode != 0:
+        lines = [re.sub(r"^\[[^\]]*\]\s*", "", line).strip() for line in test.stderr.splitlines() if line.strip()]
+        why = next((line for line in lines if "svg" in line.lower()), lines[0] if lines else "no reason given")
+        raise MediaError(f"{path} is an SVG drawing that librsvg cannot draw ({why}); open it in a browser or an editor "
+                         "to check it, or export it as PNG")
+    video = VideoInfo(codec="svg", width=width, height=height, coded_width=width, coded_height=height, rotation=0, fps=0.0,
+                      vfr=False, pix_fmt="rgba", bit_depth=8, profile=None, frames=1)
+    return MediaInfo(path=path, container="svg", kind="image", duration=None, size_bytes=size, bit_rate=None, video=video,
+                     audio=None)
+
+
+_WEBP_ANIMATED = 0x02  # VP8X flags: an animation (ANIM + ANMF chunks)
+_WEBP_ALPHA = 0x10
+
+
+def animated_webp(path: Path, size: int) -> MediaInfo | None:
+    """An animated WebP read from its RIFF chunks (the VP8X canvas, each ANMF frame's duration in ms), or None for
+    any other file. PyAV's FFmpeg has no animated-WebP decoder (the `ffmpeg` binary renders and reads them), and the
+    chunks hold every fact the probe reports: a GIF export's peer must be checkable (`frames`, `duration`, `codec`).
+    `frames` counts the stored frames: libwebp merges identical consecutive frames into one longer one."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(30)
+            if len(head) < 30 or head[:4] != b"RIFF" or head[8:16] != b"WEBPVP8X" or not head[20] & _WEBP_ANIMATED:
+                return None
+            width, height = int.from_bytes(head[24:27], "little") + 1, int.from_bytes(head[27:30], "little") + 1
+            durations: list[int] = []
+            fh.seek(12 + 8 + int.from_bytes(head[16:20], "little"))
+            while len(header := fh.read(8)) == 8:
+                fourcc, length = header[:4], int.from_bytes(header[4:], "little")
+                if fourcc == b"ANMF":
+                    frame = fh.read(16)
+                    if len(frame) < 16:
+                        break
+                    durations.append(int.from_bytes(frame[12:15], "little"))
+                    length -= 16
+                fh.seek(length + (length & 1), 1)
+    except OSError as exc:
+        raise MediaError(f"cannot read {path}: {exc.strerror or exc}; check the disk or copy the file again") from None
+    if not durations:
+        raise MediaError(f"{path} is an animated WebP with no frames; export or download it again")
+    total = sum(durations) / 1000
+    # libwebp stores a run of identical frames as one longer frame: the shortest frame is the rate it was made at
+    fps = 1000 / min(d for d in durations if d) if any(durations) else 0.0
+    pix_fmt = "yuva420p" if head[20] & _WEBP_ALPHA else "yuv420p"
+    video = VideoInfo(codec="webp", width=width, height=height, coded_width=width, coded_height=height, rotation=0,
+                      fps=fps, vfr=len(set(durations)) > 1, pix_fmt=pix_fmt, bit_depth=8, profile=None,
+                      frames=len(durations), duration=total)
+    return MediaInfo(path=path, container="webp_anim", kind="video", duration=total, size_bytes=size,
+                     bit_rate=round(size * 8 / total) if total else None, video=video, audio=None)
 
 
 def inspect_container(container: av.container.InputContainer, path: Path, size: int) -> MediaInfo:
@@ -228,6 +340,8 @@ def _video_info(container: av.container.InputContainer, stream: av.stream.Stream
     rotation = _clockwise(frame.rotation)
     width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
     pix_fmt = frame.format.name
+    if pix_fmt == "yuv420p" and stream.codec_context.name == "vp9" and str(stream.metadata.get("alpha_mode", "")) == "1":
+        pix_fmt = "yuva420p"  # WebM's alpha is a side stream FFmpeg's native vp9 decoder drops; libvpx-vp9 keeps it
     frames = stream.frames or None
     animated = stream.codec_context.name in _ANIMATED_FORMATS
     if animated and frames is None and len(pts) < _TIMING_SAMPLE:

@@ -23,7 +23,7 @@ from ..core.signatures import MEDIA_TYPES
 from ..core.sniff import HEAD_BYTES, looks_like, media_type, not_media, structure_problem
 from ..core.units import human_bytes
 from ..errors import ConfigError, MediaError
-from .probe import MediaInfo, av_errors, check_file, inspect_container, open_media
+from .probe import MediaInfo, animated_webp, av_errors, check_file, inspect_container, open_media, svg_info
 
 __all__ = ["looks_like", "sniff", "sniff_head", "validate_media"]
 
@@ -92,9 +92,15 @@ def validate_media(path: Path, *, max_bytes: int | None = None, expect: str | No
     if problem:
         raise MediaError(f"{path} is incomplete: {problem}; this usually means an interrupted download, copy, export or "
                          "recording; copy or export it again from the original")
-    with open_media(path) as container:
-        info = inspect_container(container, path, size)
-        problem = None if settled else _ends_early(container, info)
+    if kind == "webp" and animated_webp(path, size) is not None:
+        raise MediaError(f"{path} is an animated WebP, which nemoflow reads only to check its own exports (`expect`), not "
+                         f"as a source; convert it first (for example `ffmpeg -i {path.name} {path.stem}.mp4`) and use that")
+    if kind == "svg":  # drawn by librsvg, which PyAV's FFmpeg lacks: its own probe
+        info, problem = svg_info(path, size), None
+    else:
+        with open_media(path) as container:
+            info = inspect_container(container, path, size)
+            problem = None if settled else _ends_early(container, info)
     if problem:
         raise MediaError(f"{path} is incomplete: {problem}; this usually means an interrupted download, copy, export or "
                          "recording; copy or export it again from the original")

@@ -26,9 +26,11 @@ if TYPE_CHECKING:  # rendering code (export.py, ask/) loads when a step runs: `n
 
 # Part of every cache key: bump it when the same Draft would render differently
 # (a filter graph change), so caches built by older code are not trusted.
-ENGINE_REVISION = 3  # 2: text DejaVu lacks drawn by libass with font fallback; stills opened by content (issue 15)
+ENGINE_REVISION = 4  # 2: text DejaVu lacks drawn by libass with font fallback; stills opened by content (issue 15)
 # 3: one audio track, stereo kept, frame-exact cuts, VFR at the fastest rate, stills looped, stabilize without zoom,
 #    limited-range yuv420p, loudness (issue 16)
+# 4: text wrapped and centred per line, transitions capped at half the shorter clip, deterministic gradients,
+#    layers, x264 lossless profile (issue 17)
 HEAVY_PIXELS = 1_500_000  # outputs this big keep every core busy on their own (1080p and up)
 
 

@@ -19,9 +19,13 @@ import attrs
 
 from ...core import units
 from ...core.model import ExportSpec, Step
+from ...draft import mix
+from ...draft.layers import has_layers
 from ...draft.media import MediaEntry, MediaKind
 from ...draft.model import AUDIO, TEXT, VIDEO, Draft
 from ...draft.output import Output
+from ...draft.transitions import transition_notes
+from ...errors import DraftError
 from ...media import loudness as _loudness
 from ...media import workdir
 from ...media.encode import audio_args
@@ -30,6 +34,7 @@ from ...media.timing import exact_rate, first_source_frame, frame_index
 from ..base import Message, Reporter, ffmpeg_progress
 from .channels import stereo_filters, track_notes
 from .graph import build_command, detect_command, late_start
+from .text import text_notes
 
 
 @attrs.frozen
@@ -61,11 +66,19 @@ def export(step: Step[ExportSpec], draft: Draft, out: Output, report: Reporter, 
     """
     dest = step.spec.path
     work_root = dest.parent
+    # the checker's E371, for a Draft whose target it could not see (one an `ask` returned)
+    if draft.m.get("loudness") and out.has_audio and abs(out.volume - 100) > 1e-6:
+        raise DraftError(f"{step.id}: the export's master `volume` would move the programme off the `loudness` "
+                         "target its edit sets; remove one of them (for a quieter programme, lower the target)")
     if out.has_audio:
         for line in track_notes(draft):  # a source with several audio tracks: say which one its clips play
             report.message(Message.NOTE, line)
     for kind, line in rate_notes(step, draft, out):  # a variable-rate source: which rate the output has, and why
         report.message(kind, line)
+    for line in text_notes(draft, out.width, out.height):  # text wider than the frame: wrapped to it, and said so
+        report.message(Message.WARNING, line)
+    for line in transition_notes(draft):  # a transition longer than half a clip: shortened to that, and said so
+        report.message(Message.WARNING, line)
     workdir.reap(work_root)
     _remove_legacy_work_dirs(dest)
     pieces = _smartcut_pieces(draft, out)
@@ -138,8 +151,13 @@ def _smartcut_pieces(draft: Draft, out: Output):
     """Pieces for a smart cut, or None when the timeline needs the filter graph."""
     if draft.segments(TEXT) or draft.segments(AUDIO) or out.codec != "h264" or out.container not in ("mp4", "mov", "mkv"):
         return None
+    if has_layers(draft):  # an overlay changes the picture it covers: nothing under it can be copied
+        return None
     if draft.m.get("loudness") and out.has_audio:  # the sound is re-levelled: nothing to copy
         return None
+    top = mix.heaviest(draft)
+    if out.has_audio and (abs(out.volume - 100) > 1e-6 or any(abs(mix.gain(s, top) - 1) > 1e-8 for s in draft.segments(VIDEO))):
+        return None  # a master volume, or clips lowered by their weights: the sound is re-encoded
     if out.bitrate or out.audio == "opus":
         return None
     pieces = []

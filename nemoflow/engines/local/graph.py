@@ -17,22 +17,22 @@ from typing import Any
 
 import attrs
 
+from ...draft import mix
 from ...draft.media import MediaEntry
 from ...draft.model import AUDIO, TEXT, VIDEO, Draft, Segment
 from ...draft.output import Output
-from ...media.encode import audio_args, container_args, video_args
+from ...media.encode import audio_args, container_args, picture_filters, video_args
 from ...media.escape import lavfi_number
-from ...media.sources import input_args
+from ...media.sources import input_args, svg_raster
 from ...media.sources import seconds as _s
 from ...media.timing import exact_rate, first_source_frame, frame_index, rate_text
-from . import stabilize
+from . import layers, motion, stabilize
 from .channels import audio_source, stereo_filters
 from .effects import effect_filters
 from .grade import color_filters
 from .text import text_filter
+from .transitions import xfade_filters
 
-XFADE = {"crossfade": "fade", "fade": "fadeblack", "fadewhite": "fadewhite", "wipeleft": "wipeleft",
-         "wiperight": "wiperight", "slideleft": "slideleft", "slideright": "slideright"}
 AUDIO_FORMAT = "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
 PROGRAMME_AUDIO_ARGS = ["-c:a", "pcm_f32le", "-rf64", "auto", "-f", "wav"]  # float: a mix over full scale is kept
 GRAPH_INLINE_BYTES = 64 * 1024  # longer graphs go to FFmpeg in a file: one argument may hold 128 KiB on Linux
@@ -84,7 +84,7 @@ def _fit(g: _Graph, src: str, entry: MediaEntry, fit: str | None, pad: str | Non
         return src, []
     same_aspect = abs(w / h - ow / oh) < 0.01
     mode = fit or "pad"
-    if same_aspect:
+    if same_aspect or mode == "stretch":  # stretch: the whole picture in the frame, its aspect ignored
         return src, [f"scale={ow}:{oh}", "setsar=1"]
     if mode == "crop":
         return src, [f"scale={ow}:{oh}:force_original_aspect_ratio=increase", f"crop={ow}:{oh}", "setsar=1"]
@@ -220,6 +220,7 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
     g = _Graph()
     rate = exact_rate(out.fps)
     keep = kept_clips(draft.segments(VIDEO), rate)
+    top = mix.heaviest(draft)
     video = [seg for _, seg in keep]
     total = draft.d
     transitions = any(s.tr for s in video[1:])
@@ -236,7 +237,11 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
         # read a little past the end (two source frames) so a clip never runs a frame short; trim cuts it exactly
         margin = 2 / float(entry.fps or out.fps)
         length = seg.d if still else round((float(cut.skip + span * Fraction(speed)) + margin) * 1000)
-        k = g.add_input(input_args(entry, cut.seek_ms, length, still_fps=out.fps))
+        raster = None
+        if still and entry.codec == "svg":  # drawn at the size it is shown at; the fit below then has nothing to scale
+            raster = svg_raster(entry, seg.m.get("fit"), out.width, out.height)
+            entry = attrs.evolve(entry, w=raster[0], h=raster[1])
+        k = g.add_input(input_args(entry, cut.seek_ms, length, still_fps=out.fps, raster=raster))
         fx = seg.m.get("fx", [])
         vf: list[str] = []
         vsrc = f"{k}:v"
@@ -281,6 +286,9 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
             fit_filters += still_loop(cut.frames, out.fps)
         pre = g.chain(src, fit_filters, "sz")
         post = color_filters(fx, cache_dir) + effect_filters(fx, out)
+        burns = motion.kenburns_effect(fx)
+        if burns is not None:  # the view moves over the fitted (and, for a still, looped) frame: motion.py
+            post = motion.kenburns_filters(burns, cut.frames) + post
         for e in fx:
             if e["type"] == "fade":
                 start = 0 if e["dir"] == "in" else seg.d - e["d"]
@@ -306,9 +314,9 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
             else:
                 asrc = g.label("sil")
                 g.raw(f"anullsrc=r=48000:cl=stereo,atrim=end_sample={samples}[{asrc}]")
-            volume = float(seg.m.get("volume", 100.0))
-            if abs(volume - 100) > 1e-6:
-                af.append(f"volume={lavfi_number(volume / 100)}")
+            level = mix.gain(seg, top)  # volume x weight / the heaviest weight (draft/mix.py): the volume without weights
+            if abs(level - 1) > 1e-8:
+                af.append(f"volume={lavfi_number(level)}")
             for e in fx:
                 if e["type"] == "fade":
                     start = 0 if e["dir"] == "in" else seg.d - e["d"]
@@ -323,10 +331,11 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
         # acrossfade refuse a zero length)
         if seg.tr and frame_index(prev.end, rate) > frame_index(seg.st, rate):
             # on the frame grid: the overlap runs from this clip's first frame to the end of the previous one
-            kind, f0, f1 = XFADE[seg.tr["type"]], frame_index(seg.st, rate), frame_index(prev.end, rate)
+            f0, f1 = frame_index(seg.st, rate), frame_index(prev.end, rate)
+            before, into, xfade, after = xfade_filters(seg.tr["type"], seg.tr.get("ease"), f0, f1, rate)
             nv = g.label("xv")
-            g.raw(f"[{v_acc}][{v}]xfade=transition={kind}:duration={_sec((f1 - f0) / rate)}:offset={_sec(f0 / rate)}[{nv}]")
-            v_acc = nv
+            g.raw(f"[{g.chain(v_acc, before, 'ea')}][{g.chain(v, into, 'eb')}]{xfade}[{nv}]")
+            v_acc = g.chain(nv, after, "xe")
             if a is not None:
                 na = g.label("xa")
                 overlap = round(Fraction(f1) * 48000 / rate) - round(Fraction(f0) * 48000 / rate)
@@ -341,6 +350,10 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
             else:
                 g.raw(f"[{v_acc}][{v}]concat=n=2:v=1:a=0[{nv}]")
             v_acc = g.chain(nv, [f"settb={frame_tb}"], "cv") if transitions else nv  # concat's output counts in µs
+    # layers (overlays, picture-in-picture) over the main picture, under text: engines/local/layers.py
+    v_acc, layer_sounds = layers.composite(g, draft, v_acc, out)
+    if a_acc is not None and layer_sounds:
+        a_acc = layers.mix(g, a_acc, layer_sounds)
     texts = [s.to_json() for s in draft.segments(TEXT)]
     # round(duration x fps): exactly this many frames, and sound as long; an edit shorter than half a frame: one
     frames = max(1, frame_index(total, rate))
@@ -348,9 +361,16 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
     # drops sound still queued behind it (av-findings F4); `-t` below ends the sound at the same instant
     v_out = g.chain(v_acc, [*(text_filter(t, out.width, out.height, work=work, index=i) for i, t in enumerate(texts)),
                             f"trim=end_frame={frames}"], "vt")
+    if out.container == "gif" and not programme_audio:  # one palette for the whole animation, in the same graph
+        gif = g.label("gif")
+        for statement in picture_filters(out, v_out, gif):
+            g.raw(statement)
+        v_out = gif
     a_out = _mix(g, draft, a_acc, out) if out.has_audio else None
     if a_out is not None and loudness:  # `loudness`: the whole mixed programme, after music and sounds
         a_out = g.chain(a_out, list(loudness), "ln")
+    if a_out is not None and not programme_audio and abs(out.volume - 100) > 1e-6:  # the export's master `volume`
+        a_out = g.chain(a_out, [f"volume={lavfi_number(out.volume / 100)}"], "mv")
     video_sink: list[str] = []
     if programme_audio and a_out is not None:  # pass 1 of `loudness`: the programme's sound alone, to a file
         if ":" not in v_out:  # the picture's filters must still end somewhere: FFmpeg's null muxer, not encoded
@@ -401,13 +421,17 @@ def _mix(g: _Graph, draft: Draft, own: str | None, out: Output) -> str | None:
         g.raw(f"[{own}]asplit={1 + len(ducked)}[{main}]" + "".join(f"[{sc}]" for sc in sidechains))
         own = main
     labels = [own]
+    top = mix.heaviest(draft)
     for seg in sounds:
         entry = draft.media_entry(seg.m["src"])
-        k = g.add_input(input_args(entry, int(seg.m.get("in", 0)), seg.d, loop=bool(seg.m.get("loop"))))
+        tempo = float(seg.m.get("tempo", 1.0))  # `fit stretch`: d ms of timeline hold d x tempo ms of the source
+        k = g.add_input(input_args(entry, int(seg.m.get("in", 0)), round(seg.d * tempo), loop=bool(seg.m.get("loop"))))
         af: list[str] = stereo_filters(entry, seg.m)  # every input of amix stereo, so the mix is (a mono tone made it mono)
-        volume = float(seg.m.get("volume", 100.0))
-        if abs(volume - 100) > 1e-6:
-            af.append(f"volume={lavfi_number(volume / 100)}")
+        if abs(tempo - 1) > 1e-9:
+            af += [*_atempo(tempo), f"atrim=end={_s(seg.d)}"]
+        level = mix.gain(seg, top)  # volume x weight / the heaviest weight (draft/mix.py): the volume without weights
+        if abs(level - 1) > 1e-8:
+            af.append(f"volume={lavfi_number(level)}")
         if seg.m.get("fade_in"):
             af.append(f"afade=t=in:st=0:d={_s(min(seg.m['fade_in'], seg.d))}")
         if seg.m.get("fade_out"):
