@@ -55,13 +55,28 @@ class Reply:
         return self.draft is not None
 
 
+LAYER_READINGS = ("track", "main", "none")
+"""How the agent may take "Add … as an overlay on video layer N": a new video track over the main picture (the
+contract's tracks, and the seed's "composites video layers"), the clip appended to the main video track (a misreading),
+or not at all ("I could not do that")."""
+UNKNOWABLE = ("kenburns", "stretch", "ease", "style", "tempo")
+"""Issue 17's words the agent may not know: a whole instruction (a Ken Burns zoom, a stretch fit) is then answered
+"could not"; a modifier (a transition's easing, text style words, a sound's tempo) is left out of what it does."""
+
+
 @attrs.frozen
 class Context:
-    """What the agent can see besides the timeline: the session's uploads, a test for black footage, a seeded choice."""
+    """What the agent can see besides the timeline: the session's uploads, a test for black footage, a seeded choice,
+    and how it reads the words the contract does not settle (Quirks.layer_reading, Quirks.unknown_words)."""
 
     uploads: list[Upload]
     is_black: Callable[[Upload], bool]
     pick: Callable[[int], int]
+    layers: str = "track"
+    unknown: frozenset[str] = frozenset()
+
+    def knows(self, word: str) -> bool:
+        return word not in self.unknown
 
 
 def respond(message: str, current: dict[str, Any], ctx: Context) -> Reply:
@@ -140,8 +155,18 @@ def _specific(sentence: str, draft: Draft, ctx: Context, done: list[str]) -> Dra
         fps = float(m.group(3)) if m.group(3) else (draft.canvas or {}).get("fps", 30.0)
         done.append(f"set the frame to {m.group(1)}x{m.group(2)}")
         return draft.with_m(canvas={"w": int(m.group(1)), "h": int(m.group(2)), "fps": fps})
+    if re.match(r"add the (clip|image) .* as an overlay\b", low, re.S):
+        return _add_overlay(s, draft, ctx, done)
     if re.match(r"add the (clip|still image)\b", low):
         return _add_clip(s, draft, ctx, done)
+    m = re.match(r"slowly zoom clip (\d+) from " + _NUM + "% to " + _NUM + r"%(?:, panning (left|right|up|down))?", s, re.I)
+    if m:
+        if not ctx.knows("kenburns"):
+            raise ValueError("I cannot animate a zoom on a clip")
+        effect = {"type": "kenburns", "from": float(m.group(2)), "to": float(m.group(3)),
+                  **({"pan": m.group(4).lower()} if m.group(4) else {})}
+        done.append(f"added a slow zoom to clip {m.group(1)}")
+        return ops.set_clip_effect(draft, _clip_n(s, draft), effect)
     m = re.match(r"colou?r grade clip (\d+) with the " + _Q + r" look(?: at " + _NUM + "%)?", s, re.I)
     if m:
         effect = {"type": "grade", "preset": m.group(2), "amount": float(m.group(3) or 100)}
@@ -169,11 +194,14 @@ def _specific(sentence: str, draft: Draft, ctx: Context, done: list[str]) -> Dra
     if m:
         done.append(f"faded clip {m.group(1)} {m.group(2)}")
         return ops.set_clip_effect(draft, _clip_n(s, draft), {"type": "fade", "dir": m.group(2).lower(), "d": _ms(m.group(3))})
-    m = re.match(r"fit clip (\d+) to the frame by (cropping|padding(?: with (#[0-9a-f]{6,8}|\w+))?|a blurred background)", s, re.I)
+    m = re.match(r"fit clip (\d+) to the frame by (cropping|stretching|padding(?: with (#[0-9a-f]{6,8}|\w+))?|a blurred background)",
+                 s, re.I)
     if m:
         i = _clip_n(s, draft)
         how = m.group(2).lower()
-        changes: dict[str, Any] = {"fit": "crop" if how == "cropping" else "blur" if "blur" in how else "pad"}
+        if how == "stretching" and not ctx.knows("stretch"):
+            raise ValueError("I can crop, pad or blur a clip to the frame, not stretch it")
+        changes: dict[str, Any] = {"fit": {"cropping": "crop", "stretching": "stretch"}.get(how) or ("blur" if "blur" in how else "pad")}
         if m.group(3):
             changes["pad"] = m.group(3)
         video = list(draft.segments(VIDEO))
@@ -182,7 +210,7 @@ def _specific(sentence: str, draft: Draft, ctx: Context, done: list[str]) -> Dra
         return draft.with_segments(VIDEO, video)
     m = re.match(r"add the (title|text) " + _Q + r" from " + _NUM + r" ?s to " + _NUM + r" ?s(.*)", s, re.I | re.S)
     if m:
-        return _add_text(m, draft, done)
+        return _add_text(m, draft, done, ctx)
     if re.match(r"set the background music to\b", low):
         return _set_music(s, draft, ctx, done)
     if re.match(r"add the sound\b", low):
@@ -194,9 +222,10 @@ def _add_clip(s: str, draft: Draft, ctx: Context, done: list[str]) -> Draft:
     up = _upload(s, ctx)
     speed = float(m.group(1)) if (m := re.search(r"played at " + _NUM + "x", s)) else 1.0
     volume = float(m.group(1)) if (m := re.search(r"own sound at " + _NUM + "%", s)) else 100.0
-    tr = re.search(r"entering with an? (\w+) transition of " + _NUM + " ?s", s)
+    tr = re.search(r"entering with an? (\w+) transition of " + _NUM + r" ?s(?:, eased (in and out|in|out))?", s)
     if tr:
-        draft = ops.set_transition(draft, tr.group(1), _ms(tr.group(2)))
+        ease = {"in and out": "in-out", "in": "in", "out": "out"}.get(tr.group(3) or "") if ctx.knows("ease") else None
+        draft = ops.set_transition(draft, tr.group(1), _ms(tr.group(2)), ease)
     if re.match(r"add the still image", s, re.I):
         shown = re.search(r"shown for " + _NUM + " ?s", s)
         if not shown:
@@ -211,22 +240,36 @@ def _add_clip(s: str, draft: Draft, ctx: Context, done: list[str]) -> Draft:
     return draft
 
 
-def _add_text(m: re.Match[str], draft: Draft, done: list[str]) -> Draft:
+_EXTENT = r"(\d+(?:\.\d+)?% of the frame (?:width|height)|\d+(?:\.\d+)? px)"
+_TEXT_STYLES = (("style", r"in the [“\"](box|bar|news)[”\"] style"), ("bar", r"on an? (#[0-9a-fA-F]{6,8}) band"),
+                ("wrap", r"wrapped to " + _EXTENT + " wide"), ("x", r"placed " + _EXTENT + " from the left"),
+                ("y", _EXTENT + " from the top"), ("align", r"aligned (left|center|right)"),
+                ("animate", r"with each line entering by [“\"]([a-z\-]+)[”\"]"), ("stagger", r"one line every " + _NUM + " ?s"))
+
+
+def _extent(words: str) -> dict[str, float]:
+    """"12% of the frame width" → {"pct": 12.0}; "240 px" → {"px": 240.0}."""
+    number = float(re.match(_NUM, words).group(1))  # type: ignore[union-attr]
+    return {"pct": number} if "%" in words else {"px": number}
+
+
+def _add_text(m: re.Match[str], draft: Draft, done: list[str], ctx: Context) -> Draft:
     rest = m.group(5)
     style: dict[str, Any] = {"role": m.group(1).lower()}
     for key, pattern in (("at", r"\bat the ([a-z\-]+)"), ("color", r"\bin (#[0-9a-fA-F]{6,8})\b"), ("size", _NUM + " px high"),
                          ("font", r"in the font " + _Q), ("fade", r"fading in and out over " + _NUM + " ?s"),
-                         ("box", r"on an? (#[0-9a-fA-F]{6,8}) box")):
+                         ("box", r"on an? (#[0-9a-fA-F]{6,8}) box"), *(_TEXT_STYLES if ctx.knows("style") else ())):
         found = re.search(pattern, rest)
         if found:
             value = found.group(1)
-            style[key] = float(value) if key == "size" else _ms(value) if key == "fade" else value
+            style[key] = (float(value) if key == "size" else _ms(value) if key in ("fade", "stagger")
+                          else _extent(value) if key in ("wrap", "x", "y") else value)
     st, end = _ms(m.group(3)), _ms(m.group(4))
     done.append(f'added the {m.group(1).lower()} "{m.group(2)}"')
     return ops.add_text(draft, m.group(2), style, st=st, d=max(end - st, 1))
 
 
-def _sound_extras(s: str) -> dict[str, Any]:
+def _sound_extras(s: str, unknown: frozenset[str] = frozenset()) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if m := re.search(r"fading in over " + _NUM + " ?s", s):
         out["fade_in"] = _ms(m.group(1))
@@ -236,7 +279,65 @@ def _sound_extras(s: str) -> dict[str, Any]:
         out["loop"] = True
     if m := re.search(r"lowered to " + _NUM + "%", s):
         out["duck"] = float(m.group(1))
+    if (m := re.search(r"played " + _NUM + r"x as fast with its pitch kept", s)) and "tempo" not in unknown:
+        out["tempo"] = float(m.group(1))
     return out
+
+
+def _add_overlay(s: str, draft: Draft, ctx: Context, done: list[str]) -> Draft:
+    """An overlay, as Context.layers reads it: a layer over the main picture, a clip appended to it, or nothing."""
+    from ..draft.layers import add_overlay
+
+    if ctx.layers == "none":
+        raise ValueError("I can only place clips one after another on the video track")
+    up = _upload(s, ctx)
+    span = re.search(r"from " + _NUM + r" ?s to " + _NUM + r" ?s", s)
+    if not span:
+        raise ValueError("say when the overlay shows")
+    st, end = _ms(span.group(1)), _ms(span.group(2))
+    if ctx.layers == "main":
+        done.append(f"added {up.name} to the video")
+        return ops.add_clip(draft, up.id, _entry(up), d_ms=end - st, still=up.kind == "image")
+    look: dict[str, Any] = {}
+    box, _, moving = s.partition(", moving ")
+    if m := re.search(r", at the ([a-z\-]+)", box):
+        look["at"] = m.group(1)
+    if m := re.search(r"its ([a-z\-]+) point " + _EXTENT + " from the left and " + _EXTENT + " from the top", box):
+        look["x"], look["y"] = _extent(m.group(2)), _extent(m.group(3))
+        if m.group(1) != "top-left":
+            look["origin"] = m.group(1)
+    if m := re.search(r", (cropped to fill|fitted inside|stretched to) that box", box):
+        look["fit"] = {"cropped to fill": "crop", "fitted inside": "pad", "stretched to": "stretch"}[m.group(1)]
+    if m := re.search(r", " + _EXTENT + " wide", box):
+        look["w"] = _extent(m.group(1))
+    if m := re.search(r", " + _EXTENT + " high", box):
+        look["h"] = _extent(m.group(1))
+    if m := re.search(r"at " + _NUM + "% opacity", box):
+        look["opacity"] = float(m.group(1))
+    if m := re.search(r"with a " + _NUM + r" px (#[0-9a-fA-F]{3,8}|\w+) border", box):
+        look["border"] = {"w": float(m.group(1)), "c": m.group(2)}
+    if m := re.search(r"fading in over " + _NUM + r" ?s and out over " + _NUM + " ?s", box):
+        look["fade"] = {k: _ms(v) for k, v in (("in", m.group(1)), ("out", m.group(2))) if float(v) > 0}
+    if m := re.search(r"its own sound at " + _NUM + "%", box):
+        look["volume"] = float(m.group(1))
+    skip = re.search(r"starting " + _NUM + r" ?s into it", box)
+    if moving:
+        motion: dict[str, Any] = {}
+        if m := re.search(r"point to " + _EXTENT + " from the left and " + _EXTENT + " from the top", moving):
+            motion["x"], motion["y"] = _extent(m.group(1)), _extent(m.group(2))
+        elif m := re.search(r"^to the ([a-z\-]+)", moving):
+            motion["at"] = m.group(1)
+        if m := re.search(r"to " + _EXTENT + " wide", moving):
+            motion["w"] = _extent(m.group(1))
+        when = re.search(r"between " + _NUM + r" ?s and " + _NUM + r" ?s, (eased in and out|eased in|eased out|at an even pace)",
+                         moving)
+        if not when:
+            raise ValueError("say when the overlay moves, and how")
+        motion.update(t0=_ms(when.group(1)) - st, t1=_ms(when.group(2)) - st,
+                      ease={"eased in and out": "in-out", "eased in": "in", "eased out": "out"}.get(when.group(3), "linear"))
+        look["motion"] = motion
+    done.append(f"put {up.name} over the picture")
+    return add_overlay(draft, up.id, _entry(up), st=st, d=end - st, in_ms=_ms(skip.group(1)) if skip else 0, look=look)
 
 
 def _set_music(s: str, draft: Draft, ctx: Context, done: list[str]) -> Draft:
@@ -245,7 +346,7 @@ def _set_music(s: str, draft: Draft, ctx: Context, done: list[str]) -> Draft:
     start = re.search(r"from " + _NUM + " ?s into it", s)
     draft = draft.with_segments(AUDIO, [x for x in draft.segments(AUDIO) if not x.m.get("bed")])
     draft = ops.add_sound(draft, up.id, _entry(up), in_ms=_ms(start.group(1)) if start else 0, bed=True,
-                          volume=float(level.group(1)) if level else 100.0, **_sound_extras(s))
+                          volume=float(level.group(1)) if level else 100.0, **_sound_extras(s, ctx.unknown))
     done.append(f"set the music to {up.name}")
     return draft
 
@@ -256,7 +357,7 @@ def _add_sound(s: str, draft: Draft, ctx: Context, done: list[str]) -> Draft:
     if not m:
         raise ValueError("say where the sound goes, how long, from where in the file, and how loud")
     draft = ops.add_sound(draft, up.id, _entry(up), st=_ms(m.group(1)), d=_ms(m.group(2)), in_ms=_ms(m.group(3)),
-                          volume=float(m.group(4)), **_sound_extras(s))
+                          volume=float(m.group(4)), **_sound_extras(s, ctx.unknown))
     done.append(f"added the sound {up.name}")
     return draft
 

@@ -489,7 +489,8 @@ class Handler(BaseHTTPRequestHandler):
         with fake._lock:  # the edit is applied first: a dropped stream still leaves it in the state
             library = fake.library()
             context = fake_agent.Context([u for u in library.uploads.values() if u.id in session.uploads], fake.is_black,
-                                         lambda n: fake._pick("closing", n))
+                                         lambda n: fake._pick("closing", n), fake.quirks.layer_reading,
+                                         frozenset(fake.quirks.unknown_words))
             try:
                 current = fake_timeline.to_internal(session.draft, library)
             except fake_timeline.Unresolved as exc:

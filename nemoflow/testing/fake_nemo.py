@@ -79,6 +79,8 @@ class Quirks:
     render_max_edge: int | None = None  # renders come back at most this many pixels on the long edge ("up to 1080x1920")
     render_cut_ms: int = 0  # renders come back this much shorter than the draft
     lose_render_posts: int = 0  # the next n render POSTs are lost before the service sees them: connection closed, no job
+    layer_reading: str = "track"  # "Add … as an overlay on video layer N": track (a new video track) | main | none (fake_agent)
+    unknown_words: tuple[str, ...] = ()  # issue-17 words the agent does not know (fake_agent.UNKNOWABLE): refused or left out
 
 
 # Named readings of the contract's open points; every end-to-end test of the cloud engine runs under each.

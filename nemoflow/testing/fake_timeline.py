@@ -127,7 +127,9 @@ def to_service(internal: dict[str, Any], *, naming: str, extras: str, session_id
 
 
 def _length(internal: dict[str, Any]) -> int:
-    ends = [s.get("st", 0) + s.get("d", 0) for t in internal.get("t") or [] if t.get("tt") == VIDEO for s in t.get("sg") or []]
+    """Where the main (first) video track ends: overlays on further video tracks never lengthen a timeline."""
+    main = next((t for t in internal.get("t") or [] if t.get("tt") == VIDEO), None)
+    ends = [s.get("st", 0) + s.get("d", 0) for s in (main or {}).get("sg") or []]
     return max(ends or [0])
 
 

@@ -23,7 +23,8 @@ from typing import Any
 
 from ...core import codes
 from ...core.diagnostics import Diagnostic
-from ...core.model import AskSpec, ExportSpec, MediaSpec, Step, StepKind
+from ...core.model import AskSpec, ExportSpec, MediaSource, MediaSpec, Step, StepKind
+from ...core.sniff import media_type
 from ...draft.output import Output
 from ..base import DraftResult, Engine, EngineContext, MediaResult, Memo, RenderResult, Reporter, Resource, Resources, Timeline
 from .client import NemoClient
@@ -37,7 +38,8 @@ from .uploads import Uploads
 
 # Part of every cache key: bump when the same recipe would give a different result on this engine.
 # r2: asks keep the service's own draft; edits are no longer pushed into a session.
-ENGINE_REVISION = 2
+# r3: layers, kenburns, the full transition set and text styles mapped onto the render draft (issue 17).
+ENGINE_REVISION = 3
 FONT_FILES = (".ttf", ".otf", ".ttc")
 
 
@@ -71,6 +73,8 @@ class NemoEngine(Engine):
 
     def diagnose(self, step: Step) -> Diagnostic | None:
         """What the service cannot be given: nemoflow's clauses on the service's own timeline, and files it cannot receive."""
+        if step.kind == StepKind.MEDIA:
+            return _svg(step)
         if step.kind != StepKind.EDIT:
             return None
         recipe = self.context.recipe
@@ -141,3 +145,22 @@ class NemoEngine(Engine):
 
     def render(self, step: Step[ExportSpec], draft: Timeline, output: Output, report: Reporter) -> RenderResult:
         return self.renders.render(step, draft, output, report)
+
+
+def _svg(step: Step[MediaSpec]) -> Diagnostic | None:
+    """An SVG drawing: not among the upload types the service takes, and the local engine rasterises it at the output's
+    size when it renders, which a file uploaded once per media cannot follow (judged by content, else by its name)."""
+    path = step.spec.path
+    if step.spec.source != MediaSource.FILE or path is None:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            svg = media_type(fh.read(4096)) == "svg"
+    except OSError:
+        svg = path.suffix.lower() in (".svg", ".svgz")
+    if not svg:
+        return None
+    return Diagnostic(step.span, f"media `{step.name}` is an SVG drawing ({path.name}); the NemoVideo service does not take SVG "
+                      "uploads (its types are video, JPEG, PNG, GIF, WebP and audio)", codes.LOCAL_FILE_IN_CLOUD.id,
+                      help="convert it to PNG at the size you need (e.g. `rsvg-convert -w 1920 logo.svg -o logo.png`), or run "
+                           "this recipe on the local engine (`--engine local`), which rasterises it sharp at the output's size")

@@ -15,16 +15,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from ...core.model import ExportSpec, Step
 from ...draft.model import Draft
 from ...draft.output import Output
 from ...draft.schema import checked
+from ...draft.transitions import transition_notes
 from ...errors import NemoflowError, RenderError
 from ...media.ffmpeg import atomic_output
 from ..base import EngineContext, Message, RenderResult, Reporter, bytes_progress
 from . import contract
 from .drafts import ServiceDraft
 from .errors import ApiError, ServiceUnavailable, SessionLost, StreamDropped
+from .instructions import levelled
 from .service import Service
 from .sessions import Sessions
 from .uploads import Uploads
@@ -48,8 +52,12 @@ class Renders:
 
             def body(sid: str) -> dict[str, Any]:
                 return sent.to_json()
-        else:
-            draft = checked(base.with_m(canvas={"w": out.width, "h": out.height, "fps": out.fps}), f"before rendering {step.id}")
+        else:  # weights and the master level worked into plain levels, the service's own terms (instructions.levelled)
+            draft = checked(levelled(base, out.volume).with_m(canvas={"w": out.width, "h": out.height, "fps": out.fps}),
+                            f"before rendering {step.id}")
+            out = attrs.evolve(out, volume=100.0)  # already in the levels: not applied again when delivering
+            for line in transition_notes(base):  # said at export, as the local engine says them
+                report.message(Message.WARNING, line)
 
             def body(sid: str) -> dict[str, Any]:
                 return self.uploads.for_session(draft, sid, report)[0].to_json()
@@ -165,7 +173,8 @@ class Renders:
 
     def _deliver(self, step: Step, part: Path, dest: Path, out: Output) -> bool:
         """Move the download into place, or convert it here when the export asks for more than H.264 MP4 at the service's quality."""
-        convert = out.container != "mp4" or out.codec != "h264" or out.audio != "aac" or out.crf is not None or out.bitrate
+        convert = (out.container != "mp4" or out.codec != "h264" or out.audio != "aac" or out.crf is not None or out.bitrate
+                   or abs(out.volume - 100.0) > 1e-9)  # a master level on the service's own draft: applied here
         dest.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(dest) as tmp:
             if convert:

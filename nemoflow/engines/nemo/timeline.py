@@ -106,8 +106,12 @@ class Timelines:
             raise NemoflowError(f"{chain[0].span}: {root} has no timeline nemoflow can describe to the service")
         state = self.build(root_draft, sid, report, f"{chain[0].span}: replaying the chain to {ask_id}")
         for ask in chain:
-            reply = self._send(sid, ask.spec.instruction, report)
-            state = self._settled(sid, reply, state)
+            for _ in range(3):  # as in `ask`: a message that may not have been taken, with no change seen, is sent again
+                reply = self._send(sid, ask.spec.instruction, report)
+                after = self._settled(sid, reply, state)
+                if reply.ending not in _LOST or after.timeline_json() != state.timeline_json():
+                    break
+            state = after
         return state
 
     # -- bringing a session to an edit's Draft -------------------------------------------------------------------
