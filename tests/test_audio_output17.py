@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from mediagen import ffmpeg, make_audio
 from renderkit import run_recipe
+from test_audio_tracks import channels  # the file's sound per channel, measured the same way
 from typer.testing import CliRunner
 
 from nemoflow.cli import app
@@ -94,20 +95,6 @@ _MIX_MEDIA = (f"media clip = pattern testsrc duration 2s size 320x180 tone {CLIP
               f"media song = tone {MUSIC_HZ}hz duration 10s")
 
 
-def channels(path: Path, start: float = 0.5, length: float = 1.0) -> list[np.ndarray]:
-    """The file's sound, one array per channel, `length` seconds from `start` (away from the edges)."""
-    with av.open(str(path)) as c:
-        stream = c.streams.audio[0]
-        rate, chunks = stream.rate, []
-        for frame in c.decode(stream):
-            arr = frame.to_ndarray()
-            if not frame.format.is_planar:
-                arr = arr.reshape(-1, frame.layout.nb_channels).T
-            chunks.append(arr.astype(np.float64))
-    samples = np.concatenate(chunks, axis=1)
-    return list(samples[:, round(start * rate): round((start + length) * rate)])
-
-
 def band_db(samples: np.ndarray, hz: float, rate: int = 48000) -> float:
     """The level of one tone in one channel (dB, relative): FFT power within 10 Hz of `hz`, Hann window."""
     spectrum = np.abs(np.fft.rfft(samples * np.hanning(samples.size))) ** 2
@@ -120,7 +107,7 @@ def _levels(tmp: Path, edit: str, export: str = "") -> list[tuple[float, float]]
     tmp.mkdir(parents=True, exist_ok=True)
     result = run_recipe(tmp, _recipe(_MIX_MEDIA, edit, f'{SMALL}\n  save "out.mp4"{export}'))
     assert result.exit_code == 0, result.output
-    return [(band_db(ch, CLIP_HZ), band_db(ch, MUSIC_HZ)) for ch in channels(tmp / "out.mp4")]
+    return [(band_db(ch, CLIP_HZ), band_db(ch, MUSIC_HZ)) for ch in channels(tmp / "out.mp4", 0.5)]
 
 
 @pytest.mark.slow

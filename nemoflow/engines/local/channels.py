@@ -18,6 +18,7 @@ from typing import Any
 
 from ...draft.media import AudioTrack, MediaEntry
 from ...draft.model import AUDIO, VIDEO, Draft
+from ...media.escape import lavfi_number
 
 TO_STEREO = "aformat=channel_layouts=stereo"  # FFmpeg's downmix (or upmix) matrix, for layouts other than mono and stereo
 MONO_TO_BOTH = "pan=stereo|c0=c0|c1=c0"  # the one channel, at its own level, on both sides
@@ -81,3 +82,13 @@ def _note(src: str, entry: MediaEntry, chosen: AudioTrack, verb: str) -> str:
     return (f"{name} has {len(tracks)} audio tracks; `{word}` plays track {number} ({chosen.describe(default=False)}), {why}; "
             f"not played: {others}. To hear another, add `track N` to the clause (e.g. `{verb} {word} track "
             f"{1 if number != 1 else 2}`)")
+
+
+def atempo_chain(speed: float) -> list[str]:
+    """atempo filters for a tempo change: atempo takes 0.5..100 per instance, so slower ones are chained."""
+    filters = []
+    while speed < 0.5:
+        filters.append("atempo=0.5")
+        speed /= 0.5
+    filters.append(f"atempo={lavfi_number(speed)}")
+    return filters

@@ -27,7 +27,7 @@ from ...media.sources import input_args, svg_raster
 from ...media.sources import seconds as _s
 from ...media.timing import exact_rate, first_source_frame, frame_index, rate_text
 from . import layers, motion, stabilize
-from .channels import audio_source, stereo_filters
+from .channels import atempo_chain, audio_source, stereo_filters
 from .effects import effect_filters
 from .grade import color_filters
 from .text import text_filter
@@ -197,16 +197,6 @@ def _stabilized(g: _Graph, src: str, trf: Path, stab: dict[str, Any], seek_ms: f
     return joined
 
 
-def _atempo(speed: float) -> list[str]:
-    """atempo takes 0.5..100 per instance; chain for slower."""
-    filters = []
-    while speed < 0.5:
-        filters.append("atempo=0.5")
-        speed /= 0.5
-    filters.append(f"atempo={lavfi_number(speed)}")
-    return filters
-
-
 def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir: Path,
                   transforms: dict[int, Path] | None = None, work: Path | None = None,
                   loudness: tuple[str, ...] = (), programme_audio: bool = False) -> Command:
@@ -310,7 +300,7 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
                 if cut.skip:
                     af += [f"atrim=start={_sec(cut.skip)}", "asetpts=PTS-STARTPTS"]
                 if abs(speed - 1.0) > 1e-9:
-                    af += _atempo(speed)
+                    af += atempo_chain(speed)
             else:
                 asrc = g.label("sil")
                 g.raw(f"anullsrc=r=48000:cl=stereo,atrim=end_sample={samples}[{asrc}]")
@@ -428,7 +418,7 @@ def _mix(g: _Graph, draft: Draft, own: str | None, out: Output) -> str | None:
         k = g.add_input(input_args(entry, int(seg.m.get("in", 0)), round(seg.d * tempo), loop=bool(seg.m.get("loop"))))
         af: list[str] = stereo_filters(entry, seg.m)  # every input of amix stereo, so the mix is (a mono tone made it mono)
         if abs(tempo - 1) > 1e-9:
-            af += [*_atempo(tempo), f"atrim=end={_s(seg.d)}"]
+            af += [*atempo_chain(tempo), f"atrim=end={_s(seg.d)}"]
         level = mix.gain(seg, top)  # volume x weight / the heaviest weight (draft/mix.py): the volume without weights
         if abs(level - 1) > 1e-8:
             af.append(f"volume={lavfi_number(level)}")

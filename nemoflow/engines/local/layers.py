@@ -24,7 +24,7 @@ from ...draft.output import Output
 from ...media.escape import lavfi_number
 from ...media.sources import input_args
 from ...media.timing import rate_text
-from .channels import audio_source, stereo_filters
+from .channels import atempo_chain, audio_source, stereo_filters
 
 MARGIN = 0.06  # of the frame, from the nearest edges: as text (text.py)
 AUDIO_FORMAT = "aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo"
@@ -274,7 +274,7 @@ def _input(g: Graph, layer: Layer, out: Output, canvas_w: int) -> tuple[str, str
     if out.has_audio and layer.volume > 0 and entry.audio and not layer.still:
         af = [*stereo_filters(entry, seg.m), "asetpts=PTS-STARTPTS"]
         if abs(speed - 1) > 1e-9:
-            af += _atempo(speed)
+            af += atempo_chain(speed)
         af += [f"volume={lavfi_number(layer.volume / 100)}", f"atrim=end={_sec(seg.d)}", AUDIO_FORMAT]
         af += [f"afade=t={kind}:st={_sec(0 if kind == 'in' else seg.d - length)}:d={_sec(length)}" for kind, length in fades]
         if seg.st:
@@ -288,15 +288,6 @@ def _still_frames(seg: Segment, out: Output, shift: str) -> list[str]:
     once), from its place on the timeline: for filters that change it frame by frame."""
     frames = int(seg.d * out.fps / 1000) + 2
     return [f"loop=loop={frames - 1}:size=1", f"setpts=N/({rate_text(out.fps)})/TB{shift}"]
-
-
-def _atempo(speed: float) -> list[str]:
-    filters = []
-    while speed < 0.5:
-        filters.append("atempo=0.5")
-        speed /= 0.5
-    filters.append(f"atempo={lavfi_number(speed)}")
-    return filters
 
 
 def _eased(layer: Layer) -> str:
