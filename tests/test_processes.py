@@ -153,13 +153,15 @@ def test_a_thread_that_ends_after_its_ffmpeg_leaves_the_others_running(tmp_path)
 
 
 @pytest.mark.slow
-def test_kill_9_of_a_run_kills_its_render(tmp_path):
-    """`kill -9` of `nemoflow run` mid-render: its FFmpeg must die with it, not encode 20 minutes of video to the end."""
+@pytest.mark.parametrize("split", ["--no-split", "--split"])
+def test_kill_9_of_a_run_kills_its_render(tmp_path, split):
+    """`kill -9` of `nemoflow run` mid-render: its FFmpeg must die with it, not encode 20 minutes of video to the end;
+    in one piece or in segments (a 20-minute export is split unless told not to be)."""
     recipe = tmp_path / "r.nemo"
     recipe.write_text(LONG, encoding="utf-8")
-    parent = subprocess.Popen([sys.executable, "-m", "nemoflow", "run", str(recipe), "--json"], cwd=tmp_path,
+    parent = subprocess.Popen([sys.executable, "-m", "nemoflow", "run", str(recipe), "--json", split], cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    child = _wait_for_child(parent, lambda cmd: _is_ffmpeg(cmd) and any(".partial" in a for a in cmd))
+    child = _wait_for_child(parent, lambda cmd: _is_ffmpeg(cmd) and (split == "--split" or any(".partial" in a for a in cmd)))
     _kill_and_check(parent, child)
 
 

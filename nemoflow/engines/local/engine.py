@@ -137,7 +137,8 @@ class LocalEngine(Engine):
                        on_progress=ffmpeg_progress(report, length_ms / 1000, phase))
 
     def render(self, step: Step[ExportSpec], draft: Draft, output: Output, report: Reporter) -> RenderResult:
+        from .chunked import SplitSettings
         from .export import export
 
-        done = export(step, draft, output, report, self.cache_dir)
+        done = export(step, draft, output, report, self.cache_dir, split=SplitSettings.from_options(self.context.options))
         return RenderResult(done.path, done.to_json(), done.summary())

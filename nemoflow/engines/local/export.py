@@ -32,7 +32,9 @@ from ...media.encode import audio_args
 from ...media.ffmpeg import atomic_output, ffmpeg_version, run_ffmpeg
 from ...media.timing import exact_rate, first_source_frame, frame_index
 from ..base import Message, Reporter, ffmpeg_progress
+from . import chunked
 from .channels import stereo_filters, track_notes
+from .chunked import SplitSettings
 from .graph import build_command, detect_command, late_start
 from .text import text_notes
 
@@ -56,7 +58,8 @@ class ExportResult:
         return {"method": self.method, "duration": self.duration, "detail": self.detail, "output": self.output.to_json()}
 
 
-def export(step: Step[ExportSpec], draft: Draft, out: Output, report: Reporter, cache_dir: Path) -> ExportResult:
+def export(step: Step[ExportSpec], draft: Draft, out: Output, report: Reporter, cache_dir: Path,
+           split: SplitSettings | None = None) -> ExportResult:
     """Render `draft` to the step's file: by smart cut when the timeline allows it, else one filter graph.
 
     Intermediate files (a smart cut's pieces, title text, a long filter graph) go in a hidden, locked work
@@ -94,6 +97,16 @@ def export(step: Step[ExportSpec], draft: Draft, out: Output, report: Reporter, 
             return ExportResult(step.id, dest, "smartcut", draft.d / 1000, out, detail)
     transforms = _stabilize(step, draft, report, cache_dir)
     level = _loudness_pass(step, draft, out, report, cache_dir, work_root, transforms)
+    spans = chunked.planned_spans(draft, out, split) if split is not None else None
+    if split is not None and split.mode == "on" and spans is None:
+        report.message(Message.NOTE, "rendered in one piece: "
+                       + (chunked.why_not(draft, out) or "no instant to cut at (transitions, fades or motion everywhere)"))
+    if spans is not None:  # a long export: segments, each cached by content (engines/local/chunked.py)
+        done = chunked.split_render(step, draft, out, spans, report, cache_dir,
+                                    stabilize=lambda piece: _stabilize(step, piece, report, cache_dir),
+                                    loudness=level.filters if level else ())
+        detail = ", ".join(x for x in (done.detail(), _loudness_detail(level)) if x)
+        return ExportResult(step.id, dest, "render", draft.d / 1000, out, detail)
     with atomic_output(dest) as tmp, workdir.work_dir(work_root, "render") as work:
         cmd = build_command(draft, out, tmp, what=step.id, cache_dir=cache_dir, transforms=transforms, work=work,
                             loudness=level.filters if level else ())
