@@ -123,8 +123,14 @@ StateDirOption = typer.Option(None, "--state-dir", metavar="DIR", help="Where th
                               "beside the recipe; NEMOFLOW_STATE_DIR).")
 
 
+ExecutorOption = typer.Option(None, "--executor", "-x", metavar="NAME", help="Where steps run: local (a thread pool here, the "
+                              "default) or a Dask cluster, dask://HOST:PORT (pip install 'nemoflow[dask]'; every worker must see "
+                              "the files at the same paths: docs/cluster.md); default: NEMOFLOW_EXECUTOR, `[run] executor`, "
+                              "else local.")
+
+
 def workspace(recipe, *, targets=None, force=None, jobs=None, cpus=None, keep_going=False, state_dir=None, engine=None, api_url=None,
-              outputs=None, overwrite=False):
+              outputs=None, overwrite=False, split=None, executor=None):
     """The recipe's workspace with these options (exit 2 on a bad option or an unusable engine setting)."""
     from ..errors import NemoflowError
     from ..run.workspace import RunOptions, Workspace
@@ -133,9 +139,17 @@ def workspace(recipe, *, targets=None, force=None, jobs=None, cpus=None, keep_go
         fail(f"-j takes a number of steps at a time, 1 or more; got {jobs}")
     if cpus is not None and cpus < 1:
         fail(f"--cpus takes a number of cores, 1 or more; got {cpus}")
+    from ..run.executors import choose
+
+    try:
+        chosen = choose(executor)
+    except NemoflowError as err:
+        fail(str(err), err.exit_code)
     options = RunOptions(targets=tuple(targets or ()), force=tuple(force or ()), jobs=jobs, cpus=cpus, keep_going=keep_going,
                          state_dir=state_dir.resolve() if state_dir else None, engine=engine,
-                         engine_options={"api_url": api_url} if api_url else {}, overwrite=overwrite)
+                         engine_options={**({"api_url": api_url} if api_url else {}),
+                                         **({"split": "on" if split else "off"} if split is not None else {})},
+                         overwrite=overwrite, executor=chosen)
     if outputs is not None:
         options.outputs = outputs
     try:

@@ -18,6 +18,7 @@ from .common import (
     AllowOutsideOption,
     ApiUrlOption,
     EngineOption,
+    ExecutorOption,
     ForceOption,
     ParamsOption,
     SetOption,
@@ -200,6 +201,10 @@ def run(
     state_dir: Optional[Path] = StateDirOption,
     engine: Optional[str] = EngineOption,
     api_url: Optional[str] = ApiUrlOption,
+    executor: Optional[str] = ExecutorOption,
+    split: Optional[bool] = typer.Option(None, "--split/--no-split", help="Render long exports in segments, each cached, so a "
+                                         "change re-renders only the segments it touches (default: exports over 60 s; "
+                                         "`[local] split` = auto, on or off in the config file; docs/split.md)."),
     sets: Optional[list[str]] = SetOption,
     params: Optional[Path] = ParamsOption,
 ) -> None:
@@ -216,7 +221,7 @@ def run(
     outputs = output_policy(allow_outside)
     recipe = load_recipe(file, sets, params, outputs)
     ws = workspace(recipe, targets=targets, force=force, jobs=jobs, cpus=cpus, keep_going=keep_going, state_dir=state_dir,
-                    engine=engine, api_url=api_url, outputs=outputs, overwrite=overwrite)
+                    engine=engine, api_url=api_url, outputs=outputs, overwrite=overwrite, split=split, executor=executor)
     if junit is not None and not dry_run:
         from ..run.destinations import unwritable
 

@@ -11,6 +11,12 @@ Failure: without keep-going, the first failure cancels what is running (the
 `cancel` hook kills FFmpeg) and starts nothing new; with it, only the
 failed task's dependents are skipped. Ctrl-C cancels everything and is
 re-raised once running tasks have stopped.
+
+`StepExecutor` is what the runner asks of an executor; `Executor` (this thread
+pool) is the default. Another executor (run/executors.py chooses one by name)
+may run each task's body in other processes: then it says so (`elsewhere`),
+the runner gives every task a picklable `job`, and `offload(task)` returns what
+that job returned there. Scheduling, hooks and results stay the same.
 """
 
 from __future__ import annotations
@@ -19,13 +25,23 @@ import heapq
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import attrs
 
-from ..errors import TransientError
+from ..errors import NemoflowError, TransientError
 
 CPU, NET, LIGHT = "cpu", "net", "light"
+
+
+class ProcessLost(NemoflowError):
+    """The process running a task died (a cluster's worker killed, its machine gone); the executor runs the task again.
+
+    Passed to `Hooks.retrying`: the runner says so and, once the task ends, removes the partial files it left.
+    """
+
+    exit_code = 1
 
 
 @attrs.define
@@ -37,6 +53,7 @@ class Task:
     resource: str = LIGHT
     demand: int = 1
     retries: int = 0  # extra attempts for TransientError (network steps)
+    job: Callable[[], Any] | None = None  # picklable: the task's body for another process (executors with `elsewhere`)
 
 
 @attrs.define
@@ -56,10 +73,45 @@ class Hooks:
     started: Callable[[Task, int], None] = lambda task, attempt: None
     finished: Callable[[Task, TaskResult], None] = lambda task, result: None
     retrying: Callable[[Task, int, BaseException, float], None] = lambda task, attempt, error, wait: None
+    progress: Callable[[Task, dict[str, Any]], None] = lambda task, fields: None  # a step-progress said elsewhere
     cancel: Callable[[], None] = lambda: None
 
 
+@attrs.frozen
+class Places:
+    """What a run's steps read and write on disk: an executor running them elsewhere checks it can reach each place."""
+
+    reads: tuple[Path, ...] = ()  # files (the recipe's media)
+    writes: tuple[Path, ...] = ()  # folders (state, cache, each export's folder)
+
+
+class StepExecutor(Protocol):
+    """Runs a DAG of tasks; the runner knows executors only through this."""
+
+    elsewhere: bool  # some task bodies run in other processes (`sends`): those carry a picklable `job`, run by `offload`
+
+    def sends(self, task: Task) -> bool:
+        """Does this task's body run elsewhere (then the runner gives it a `job` and calls `offload`)?"""
+        ...
+
+    def run(self, tasks: Iterable[Task]) -> dict[str, TaskResult]:
+        """Every task's result; `hooks` say when each starts, retries and ends."""
+        ...
+
+    def offload(self, task: Task) -> Any:
+        """Runs `task.job` where this executor runs things and returns its value (or raises its error)."""
+        ...
+
+    def close(self) -> None:
+        """Lets go of what the executor holds (threads, a cluster connection)."""
+        ...
+
+
 class Executor:
+    """The default: a thread pool in this process."""
+
+    elsewhere = False
+
     def __init__(self, *, jobs: int, budgets: dict[str, int], keep_going: bool = False, hooks: Hooks | None = None,
                  backoff: float = 1.0) -> None:
         self.jobs = max(1, jobs)
@@ -132,6 +184,17 @@ class Executor:
                 results[tid] = TaskResult(tid, "cancelled")
                 self.hooks.finished(tasks[tid], results[tid])
         return results
+
+    def sends(self, task: Task) -> bool:
+        return False
+
+    def offload(self, task: Task) -> Any:
+        """Here, in this thread: what a job means when nothing is elsewhere."""
+        assert task.job is not None
+        return task.job()
+
+    def close(self) -> None:
+        return
 
     def _stop(self) -> None:
         if not self.stopping:

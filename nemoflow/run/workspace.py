@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import glob
 import os
 import re
@@ -32,10 +33,11 @@ from ..errors import NemoflowError
 from ..plan.digests import DigestMemo
 from ..plan.keys import StepKey, compute_keys, files_claimed
 from ..plan.planner import LastRun, Plan, PlannedStep, Planner, Status, TargetError
+from . import executors
 from .destinations import OwnOutputs, check_destinations
 from .engines import choose_engine, state_root
 from .events import EventBus, Sink, new_run_id
-from .executor import Executor, Hooks, Task, TaskResult
+from .executor import Hooks, Places, ProcessLost, StepExecutor, Task, TaskResult
 from .expect import ExpectOptions
 from .journal import Interrupted, Journal, last_interrupted
 from .lock import RunLock
@@ -69,6 +71,7 @@ class RunOptions:
     outputs: OutputPolicy = attrs.field(factory=OutputPolicy)  # where exports may go (--allow-outside, output_root)
     overwrite: bool = False  # replace existing files at export paths that nemoflow did not write (--overwrite)
     expect: ExpectOptions = attrs.field(factory=ExpectOptions)  # golden pictures, failure artifacts (--update-golden)
+    executor: str | None = None  # local or dask://HOST:PORT; default: NEMOFLOW_EXECUTOR, `[run] executor`, else local
 
 
 @attrs.define
@@ -93,7 +96,7 @@ def default_jobs() -> int:
 class Workspace:
     """One recipe and its `.nemoflow/` state: plan, run, explain, clean."""
 
-    def __init__(self, recipe: Recipe, options: RunOptions | None = None) -> None:
+    def __init__(self, recipe: Recipe, options: RunOptions | None = None, *, cache: Path | None = None) -> None:
         self.recipe = recipe
         self.options = options or RunOptions()
         self.base = recipe.path.resolve().parent
@@ -103,7 +106,7 @@ class Workspace:
         self.last: dict[str, LastRun] = _read_last(self.state.read_last())
         self.history = StoreHistory(self.state.store, self.base, self.digests, self.last, self._expected)
         self.engine: Engine = create_engine(choose_engine(recipe, self.options.engine), EngineContext(
-            recipe, self.state.recipe_dir, cache_dir(), self.options.engine_options, self.digests.digest,
+            recipe, self.state.recipe_dir, cache or cache_dir(), self.options.engine_options, self.digests.digest,
             lambda sid: self.keys()[sid].key, lambda sid: self._current_steps().draft(sid)))
         self._live_steps: Steps | None = None
         self._keys: dict[str, StepKey] | None = None
@@ -113,6 +116,7 @@ class Workspace:
         self._key_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
         self.bus: EventBus | None = None
+        self._said: dict[str, tuple[list, list, Callable | None]] = {}  # in a worker: step → its events, checks, progress relay
 
     # -- keys and plans ------------------------------------------------------
     def keys(self) -> dict[str, StepKey]:
@@ -293,12 +297,8 @@ class Workspace:
         removed = []
         for sid in previous.unfinished:
             step = self.recipe.steps.get(sid)
-            if step is not None and step.kind == StepKind.EXPORT:
-                dest: Path = step.spec.path
-                for partial in dest.parent.glob(f".{glob.escape(dest.stem)}.*.partial{dest.suffix}"):
-                    with contextlib.suppress(OSError):
-                        partial.unlink()
-                        removed.append(partial.name)
+            if step is not None:
+                removed += self._drop_partials(step)
         self._sweep_state(previous)
         for event in previous.events:
             sid, key = event.get("step"), event.get("key")
@@ -313,6 +313,17 @@ class Workspace:
         bus.emit("note", message=f"the previous run ({previous.run}, pid {previous.pid}) was killed while running {what}; "
                                  f"its {len(previous.finished)} finished steps are cached, unfinished ones run again"
                                  + (f" (removed {len(removed)} partial file{'s' if len(removed) != 1 else ''})" if removed else ""))
+
+    def _drop_partials(self, step: Step) -> list[str]:
+        """An export's partial files (media/ffmpeg.py `atomic_output` names them), left by a process killed mid-render."""
+        removed = []
+        if step.kind == StepKind.EXPORT:
+            dest: Path = step.spec.path
+            for partial in dest.parent.glob(f".{glob.escape(dest.stem)}.*.partial{dest.suffix}"):
+                with contextlib.suppress(OSError):
+                    partial.unlink()
+                    removed.append(partial.name)
+        return removed
 
     def _sweep_state(self, previous: Interrupted) -> None:
         """Temporary files a killed run left in the state directory (killed between writing one and renaming it).
@@ -364,6 +375,7 @@ class Workspace:
         if not tasks:
             self._settle(result)
             return
+        chosen = executors.choose(self.options.executor)
 
         def started(task: Task, attempt: int) -> None:
             step = self.recipe.steps[task.id]
@@ -371,8 +383,12 @@ class Workspace:
                      resource=task.resource, demand=task.demand,
                      action="restore" if plan.steps[task.id].status == Status.RESTORE else "run")  # a waiting cached expect: run
 
+        lost: set[str] = set()  # steps whose process died mid-run (a cluster's worker): it may have left a partial file
+
         def finished(task: Task, done: TaskResult) -> None:
             step = self.recipe.steps[task.id]
+            if task.id in lost:
+                self._drop_partials(step)
             fields: dict[str, Any] = {"outputs": [], "summary": ""}
             status = done.status
             cached_checks: list[dict[str, Any]] = []
@@ -401,14 +417,69 @@ class Workspace:
             for check in cached_checks:
                 self._check_event(bus, result, step, check, cached=True)
 
+        def progress(task: Task, fields: dict[str, Any]) -> None:
+            try:
+                bus.progress(task.id, float(fields["seconds"]), float(fields["total"]), float(fields.get("fps", 0.0)),
+                             float(fields.get("speed", 0.0)), str(fields.get("phase", "")), False, str(fields.get("unit", "s")))
+            except (KeyError, TypeError, ValueError):
+                return
+
         def retrying(task: Task, attempt: int, error: BaseException, wait: float) -> None:
+            if isinstance(error, ProcessLost):
+                lost.add(task.id)
             bus.emit("step-retry", step=task.id, attempt=attempt, error=str(error), wait=round(wait, 2))
 
         budgets = {str(Resource.CPU): self._cpus(), str(Resource.NET): 8}
-        executor = Executor(jobs=self._jobs(), budgets=budgets, keep_going=self.options.keep_going,
-                            hooks=Hooks(started=started, finished=finished, retrying=retrying, cancel=self.engine.cancel))
-        executor.run(tasks)
+        explicit_jobs = self.options.jobs or int(setting("run", "jobs", env="NEMOFLOW_JOBS", default=0) or 0) or None
+        executor = executors.create(chosen, jobs=explicit_jobs, default_jobs=default_jobs(), budgets=budgets,
+                                    keep_going=self.options.keep_going, places=lambda: self._places(tasks),
+                                    hooks=Hooks(started=started, finished=finished, retrying=retrying, cancel=self.engine.cancel,
+                                                progress=progress),
+                                    cancel_remote=functools.partial(cancel_remote_run, bus.run_id))
+        try:
+            if executor.elsewhere:
+                self.save_memo()  # the digests taken while planning: workers start from them instead of hashing again
+                self._send_elsewhere(tasks, executor, plan, steps, bus, result)
+            executor.run(tasks)
+        finally:
+            executor.close()
         self._settle(result)
+
+    def _places(self, tasks: list[Task]) -> Places:
+        """The media the tasks' steps read and the folders they write: what a cluster's workers must all reach."""
+        keys = self.keys()
+        reads: dict[Path, None] = {}
+        writes: dict[Path, None] = dict.fromkeys([self.state.root, self.engine.context.cache_dir])
+        for task in tasks:
+            step = self.recipe.steps[task.id]
+            reads.update(dict.fromkeys(p for p in files_claimed(keys, self.recipe, task.id) if p.is_file()))
+            if step.kind == StepKind.EXPORT:
+                writes[(self.base / step.spec.path).parent] = None
+        return Places(tuple(reads), tuple(writes))
+
+    def _send_elsewhere(self, tasks: list[Task], executor: StepExecutor, plan: Plan, steps: Steps, bus: EventBus,
+                        result: RunResult) -> None:
+        """Each task the executor sends becomes a picklable job another process runs (RemoteStep); what its step said
+        there is replayed here. The others (light steps: media, edits, checks) run here, their records in the shared store."""
+        recipe = attrs.evolve(self.recipe, path=self.recipe.path.resolve())
+        options = attrs.evolve(self.options, state_dir=self.state.root, engine=self.engine.name)
+        for task in filter(executor.sends, tasks):
+            planned = plan.steps[task.id]
+            task.job = RemoteStep(recipe, options, bus.run_id, task.id, planned.key.key, self.engine.context.cache_dir)
+            task.run = self._work(planned, steps, result.steps, make=functools.partial(self._offloaded, executor, task, bus, result))
+
+    def _offloaded(self, executor: StepExecutor, task: Task, bus: EventBus, result: RunResult) -> dict:
+        """Runs the task's job where the executor runs things, then says here what the step said there."""
+        done: StepDone = executor.offload(task)
+        step = self.recipe.steps[task.id]
+        for event in done.events:
+            fields = {k: v for k, v in event.items() if k not in ("v", "event", "t", "run")}
+            bus.emit(event["event"], **fields)
+        for check in done.checks:
+            self._check_event(bus, result, step, check, cached=False)
+        if done.error is not None:
+            raise done.error
+        return done.record
 
     def _settle(self, result: RunResult) -> None:
         checked = {c["step"] for c in result.checks}
@@ -420,8 +491,12 @@ class Workspace:
             result.status = "failed"
             result.exit_code = result.exit_code or 1
 
-    def _work(self, planned: PlannedStep, steps: Steps, ended: dict[str, str]) -> Callable[[int], tuple[str, dict]]:
-        """What running a planned step means; `ended` is how the steps that finished so far in this run ended."""
+    def _work(self, planned: PlannedStep, steps: Steps, ended: dict[str, str],
+              make: Callable[[], dict] | None = None) -> Callable[[int], tuple[str, dict]]:
+        """What running a planned step means; `ended` is how the steps that finished so far in this run ended.
+
+        `make` runs the step and returns its record (default: `_run_and_record` here; an executor elsewhere offloads it).
+        """
         step = self.recipe.steps[planned.id]
 
         def work(attempt: int) -> tuple[str, dict]:
@@ -435,9 +510,47 @@ class Workspace:
                     done = self.history.record(planned.key.key)
                     if done is not None and self.history.check_outputs(done).ok:
                         return "cached", done
-                return "ok", self._run_and_record(planned, step, steps)
+                return "ok", make() if make is not None else self._run_and_record(planned, step, steps)
 
         return work
+
+    def run_remote(self, sid: str, key: str, relay: Callable[[dict[str, Any]], None] | None = None) -> StepDone:
+        """Runs one step the client planned (in a worker process): its record goes into the shared store, as here."""
+        mine = self.keys()[sid].key
+        if mine != key:
+            raise StateError(f"{sid}: this worker computes the key {mine[:12]}… where the client planned {key[:12]}…: it does not "
+                             "see the same files (the recipe's media, its includes) at the same paths; every worker must see "
+                             "them on a shared filesystem (docs/cluster.md)")
+        said: list[dict[str, Any]] = []
+        checks: list[dict[str, Any]] = []
+        with self._locks_lock:
+            self._said[sid] = (said, checks, relay)
+        try:
+            step = self.recipe.steps[sid]
+            planned = PlannedStep(sid, step.kind, Status.RUN, (), self.keys()[sid])
+            record = self._run_and_record(planned, step, self._current_steps())
+        except Exception as exc:  # failed checks, a render error: what the step said still counts
+            return StepDone({}, tuple(said), tuple(checks), exc)
+        finally:
+            with self._locks_lock:
+                self._said.pop(sid, None)
+        return StepDone(record, tuple(said), tuple(checks))
+
+    def _collect(self, event: dict[str, Any]) -> None:
+        """A worker's bus: what a step says is kept for the client; its progress goes to the relay, if any, at once."""
+        found = self._said.get(event.get("step", ""))
+        if found is None:
+            return
+        if event.get("event") != "step-progress":
+            found[0].append(event)
+        elif found[2] is not None:
+            with contextlib.suppress(Exception):  # progress is a courtesy: never fail a render over it
+                found[2](event)
+
+    def _collect_check(self, step: Step, check: dict[str, Any]) -> None:
+        found = self._said.get(step.id)
+        if found is not None:
+            found[1].append(check)
 
     def _key_lock(self, key: str) -> threading.Lock:
         with self._locks_lock:
@@ -513,6 +626,78 @@ class Workspace:
         if not dry_run:
             self.digests.save()
         return {"removed": removed, "bytes": freed, "dry_run": dry_run, "state_dir": str(self.state.root)}
+
+
+@attrs.frozen
+class StepDone:
+    """What a step run in another process returns: its record, and what it said there (replayed by the client)."""
+
+    record: dict[str, Any]
+    events: tuple[dict[str, Any], ...] = ()  # step-message events (progress goes live through the executor's relay)
+    checks: tuple[dict[str, Any], ...] = ()  # an expect step's checks, as evaluated
+    error: Exception | None = None  # how the step failed there (raised here once what it said is replayed)
+
+
+@attrs.frozen
+class RemoteStep:
+    """One planned step, as a picklable job for another process on a shared filesystem (the Dask executor's workers).
+
+    It carries the checked recipe itself (paths absolute), so a worker runs exactly what the client planned, and the
+    key the client planned: a worker that computes another key sees other files, and refuses.
+    """
+
+    recipe: Recipe
+    options: RunOptions
+    run_id: str
+    step: str
+    key: str
+    cache: Path
+
+    def __call__(self, relay: Callable[[dict[str, Any]], None] | None = None) -> StepDone:
+        """Runs the step here; `relay` gets its step-progress events as they happen (the executor forwards them)."""
+        return _remote_workspace(self).run_remote(self.step, self.key, relay)
+
+
+_REMOTE: dict[tuple[str, str], Workspace] = {}  # (run id, recipe) → the workspace a worker process built for it
+_REMOTE_LOCK = threading.Lock()
+_REMOTE_KEEP = 4  # runs a worker keeps a workspace for (a cluster may serve several runs at once)
+
+
+def _remote_workspace(job: RemoteStep) -> Workspace:
+    """The workspace of the job's run in this process: built (engine started) by the first of its steps to arrive."""
+    ident = (job.run_id, str(job.recipe.path))
+    with _REMOTE_LOCK:
+        ws = _REMOTE.get(ident)
+        if ws is None:
+            ws = Workspace(job.recipe, job.options, cache=job.cache)
+            ws.bus = EventBus(job.run_id, [ws._collect])
+            ws._steps(reporter=lambda sid: _BusReporter(ws.bus, sid), on_check=ws._collect_check)
+            ws.engine.start()
+            _REMOTE[ident] = ws
+            for old in list(_REMOTE)[:-_REMOTE_KEEP]:
+                with contextlib.suppress(Exception):
+                    _REMOTE.pop(old).engine.close()
+        return ws
+
+
+_CANCELLED: set[str] = set()  # runs cancelled in this worker process: their steps are refused from now on
+
+
+def cancel_remote_run(run_id: str) -> None:
+    """Ctrl-C on the client (or a failure): stop the FFmpeg processes this worker process runs for that run."""
+    with _REMOTE_LOCK:
+        _CANCELLED.add(run_id)
+        found = [_REMOTE.pop(ident) for ident in [i for i in _REMOTE if i[0] == run_id]]
+    for ws in found:
+        ws.engine.cancel()
+        with contextlib.suppress(Exception):
+            ws.engine.close()
+
+
+def remote_run_cancelled(run_id: str | None) -> bool:
+    """Was this run cancelled here (`cancel_remote_run`)?"""
+    with _REMOTE_LOCK:
+        return run_id in _CANCELLED
 
 
 class _BusReporter:
