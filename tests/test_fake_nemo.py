@@ -478,6 +478,9 @@ def test_injected_failures(fake, client, timeline):
         with pytest.raises(json.JSONDecodeError):
             resp.json()
     assert httpx.get(fake.url + "/files/nothing/here.mp4").status_code == 404, "/files/ is not subject to injected failures"
+    deadline = time.monotonic() + 10  # the server's thread logs a request after replying: under load, a moment later
+    while (not fake.log or fake.log[-1].path != "/files/nothing/here.mp4") and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert [(e.path, e.status, e.code) for e in fake.log[-3:]] == [
         (contract.CREDITS, 500, None), (contract.RUN_SSE, 500, None), ("/files/nothing/here.mp4", 404, 404)]
 
