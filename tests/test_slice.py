@@ -102,10 +102,13 @@ def test_slice_clips_sounds_and_moves_their_in_point():
     assert slice_draft(draft, 8000, 10_000, fps=30.0).segments(AUDIO) == ()
 
 
-def test_the_restated_timing_rules_agree_with_the_media_toolkit():
+def test_slices_use_the_media_toolkits_timing_rules():
+    """One copy of the frame rules (core/frames.py) for slicing and rendering: they must not drift apart."""
     from nemoflow.draft import slice as sl
     from nemoflow.media import timing
 
+    assert (sl.exact_rate, sl.frame_index, sl.first_source_frame) == \
+        (timing.exact_rate, timing.frame_index, timing.first_source_frame)
     for fps in (23.976, 24, 25, 29.97, 30, 50, 59.94, 60, 12.5, 7.0):
         assert sl.exact_rate(fps) == timing.exact_rate(fps)
         rate = timing.exact_rate(fps)

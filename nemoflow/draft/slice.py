@@ -18,32 +18,11 @@ from fractions import Fraction
 
 import attrs
 
+from ..core.frames import exact_rate, first_source_frame, frame_index
 from ..errors import DraftError
 from . import layers
 from .media import MediaEntry
 from .model import AUDIO, TEXT, VIDEO, Draft, Segment
-
-# media/timing.py's three rules, restated: the draft layer may not import the media toolkit (pyproject's layer
-# contract). tests/test_slice.py checks they agree; moving timing.py into core/ would let both share one copy.
-
-
-def exact_rate(fps: float) -> Fraction:
-    """29.97 as 30000/1001 (also 23.976, 59.94), others as written: media.timing.exact_rate."""
-    ntsc = round(fps * 1.001)
-    if ntsc % 6 == 0 and abs(fps - ntsc * 1000 / 1001) < 0.006 and abs(fps - ntsc) > 0.01:
-        return Fraction(ntsc * 1000, 1001)
-    return Fraction(fps).limit_denominator(1001)
-
-
-def frame_index(ms: float, rate: Fraction) -> int:
-    """The output frame boundary nearest `ms`, a half frame rounding up: media.timing.frame_index."""
-    return math.floor(Fraction(ms) * rate / 1000 + Fraction(1, 2))
-
-
-def first_source_frame(in_ms: float, rate: Fraction) -> int:
-    """The source frame nearest an in-point, a tie to the earlier: media.timing.first_source_frame."""
-    return math.ceil(Fraction(in_ms) * rate / 1000 - Fraction(1, 2))
-
 
 RATE_TOLERANCE = 0.01  # fps: a source this close to the output's rate is shown frame for frame (graph.py's rule)
 
