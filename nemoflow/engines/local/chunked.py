@@ -18,7 +18,6 @@ import contextvars
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from ...media import workdir
 from ...media.encode import video_args
 from ...media.ffmpeg import atomic_output, ffmpeg_path, ffmpeg_version, run_ffmpeg
 from ...media.timing import exact_rate
-from ..base import Message, Reporter, ffmpeg_progress
+from ..base import Message, Reporter
 from .graph import build_command
 
 SPLIT_REVISION = 1  # in every segment's key: bump when a segment of the same slice would be rendered differently
@@ -139,8 +138,22 @@ class SegmentDone:
     rendered: bool  # False: the file was already there (another run, or another worker, made it)
 
 
-_PROGRESS: contextvars.ContextVar[Callable[[Any], None] | None] = contextvars.ContextVar("nemoflow_segment_progress",
-                                                                                         default=None)
+@attrs.frozen
+class SoundJob:
+    """The programme's sound, rendered once for the whole timeline: a part of the same spread as the segments (first,
+    being the longest), so a cluster renders it beside them instead of after them."""
+
+    key: str
+    draft_json: str  # the whole draft without text (text never changes the sound)
+    output_json: str
+    dest: Path  # cache_dir/sound/<key>.m4a
+    cache_dir: Path
+    loudness: tuple[str, ...]
+    what: str
+    seconds: float
+
+
+_PROGRESS: contextvars.ContextVar[_Progress | None] = contextvars.ContextVar("nemoflow_segment_progress", default=None)
 
 
 def segment_args(out: Output) -> list[str]:
@@ -155,6 +168,11 @@ def timescale(fps: float) -> int:
     """A time scale (ticks per second) in which every frame of `fps` lasts a whole number of ticks, about 10000+."""
     num = exact_rate(fps).numerator
     return num * max(1, 10_000 // num)
+
+
+def render_part(job: SegmentJob | SoundJob) -> SegmentDone:
+    """What the spreader runs: a segment's picture or the programme's sound (module level, so it pickles by name)."""
+    return render_sound(job) if isinstance(job, SoundJob) else render_segment(job)
 
 
 def render_segment(job: SegmentJob) -> SegmentDone:
@@ -178,7 +196,8 @@ def render_segment(job: SegmentJob) -> SegmentDone:
         args[at:at] = segment_args(out)
         if os.environ.get("NEMOFLOW_DEBUG"):
             print("ffmpeg " + " ".join(args), flush=True)
-        run_ffmpeg(args, what=job.what, on_progress=_PROGRESS.get())
+        progress = _PROGRESS.get()
+        run_ffmpeg(args, what=job.what, on_progress=progress.segment if progress is not None else None)
         if not tmp.is_file() or tmp.stat().st_size == 0:
             raise RenderError(f"{job.what}: FFmpeg reported success but wrote nothing; nothing was saved")
         os.chmod(tmp, 0o644)
@@ -255,26 +274,29 @@ def split_render(step: Step[ExportSpec], draft: Draft, out: Output, spans: list[
         jobs.append(SegmentJob(key, json.dumps(piece.to_json(), sort_keys=True), json.dumps(attrs.asdict(video_out)),
                                seg_dir / f"{key}.mp4", cache_dir, tuple((i, str(p)) for i, p in sorted(transforms.items())),
                                f"{step.id} (segment {n}/{len(spans)}, {a / 1000:g}-{b / 1000:g}s)", (b - a) / 1000))
-    missing = [j for j in jobs if not (j.dest.is_file() and j.dest.stat().st_size > 0)]
+    missing: list[SegmentJob | SoundJob] = [j for j in jobs if not (j.dest.is_file() and j.dest.stat().st_size > 0)]
     total = sum(j.seconds for j in missing)
+    sound = _sound_job(step, draft, out, cache_dir, loudness) if out.has_audio else None
+    sound_missing = sound is not None and not (sound.dest.is_file() and sound.dest.stat().st_size > 0)
     report.message(Message.NOTE, f"split into {len(jobs)} segments at "
                    + ", ".join(f"{a / 1000:g}s" for a, _ in spans[1:]) + f"; {len(missing)} to render, "
-                   f"{len(jobs) - len(missing)} cached")
-    token = _PROGRESS.set(_Progress(report, total).callback if missing else None)
+                   f"{len(jobs) - len(missing)} cached" + ("; the sound to render" if sound_missing else ""))
+    if sound is not None and sound_missing:
+        missing.insert(0, sound)
+    token = _PROGRESS.set(_Progress(report, total, sound.seconds if sound is not None else 0.0) if missing else None)
     try:
-        done = spread.current().map(render_segment, missing, label=step.id) if missing else []
+        done = spread.current().map(render_part, missing, label=step.id) if missing else []
     finally:
         _PROGRESS.reset(token)
-    rendered = sum(1 for d in done if d.rendered)
+    rendered = sum(1 for d in done if d.rendered and not d.key.startswith("sound:"))
     with atomic_output(dest) as tmp, workdir.work_dir(dest.parent, "join") as work:
         listing = work / "segments.txt"
         listing.write_text("ffconcat version 1.0\n" + "".join(f"file {_concat_quote(ffmpeg_path(j.dest))}\n" for j in jobs),
                            encoding="utf-8")
         inputs = ["-f", "concat", "-safe", "0", "-i", str(listing)]
         maps = ["-map", "0:v:0"]
-        if out.has_audio:
-            sound = _sound(step, draft, out, cache_dir, work, loudness, report)
-            inputs += ["-i", ffmpeg_path(sound)]
+        if sound is not None:
+            inputs += ["-i", ffmpeg_path(sound.dest)]
             maps += ["-map", "1:a:0"]
         muxer = {"mp4": ["-movflags", "+faststart", "-f", "mp4"], "mov": ["-movflags", "+faststart", "-f", "mov"],
                  "mkv": ["-f", "matroska"]}[out.container]
@@ -286,26 +308,29 @@ def split_render(step: Step[ExportSpec], draft: Draft, out: Output, spans: list[
 
 
 class _Progress:
-    """Segment renders in this process report as one phase: seconds of picture done out of those to render."""
+    """Parts rendered in this process report as two phases: the segments (seconds of picture done out of those to
+    render) and the sound (seconds of the programme)."""
 
-    def __init__(self, report: Reporter, total: float) -> None:
-        self.report, self.total, self.base, self.last = report, total, 0.0, 0.0
+    def __init__(self, report: Reporter, total: float, sound_s: float) -> None:
+        self.report, self.total, self.sound_s, self.base, self.last = report, total, sound_s, 0.0, 0.0
 
-    def callback(self, p: Any) -> None:
+    def segment(self, p: Any) -> None:
         if p.seconds < self.last:  # a new segment began
             self.base += self.last
         self.last = p.seconds
         self.report.progress(min(self.base + p.seconds, self.total), self.total, "render (segments)", fps=p.fps,
                              speed=p.speed)
 
+    def sound(self, p: Any) -> None:
+        self.report.progress(min(p.seconds, self.sound_s), self.sound_s, "render (sound)", fps=p.fps, speed=p.speed)
+
 
 def _concat_quote(path: str) -> str:
     return "'" + path.replace("'", "'\\''") + "'"
 
 
-def _sound(step: Step, draft: Draft, out: Output, cache_dir: Path, work: Path, loudness: tuple[str, ...],
-           report: Reporter) -> Path:
-    """The programme's sound file, cached by its render command (with the files it reads, the FFmpeg build and the
+def _sound_job(step: Step, draft: Draft, out: Output, cache_dir: Path, loudness: tuple[str, ...]) -> SoundJob:
+    """The programme's sound as a job, keyed by its render command (with the files it reads, the FFmpeg build and the
     engine revision): a change to a title or a grade renders no sound again."""
     from .engine import ENGINE_REVISION
     from .export import _measuring_size, content_id
@@ -313,27 +338,40 @@ def _sound(step: Step, draft: Draft, out: Output, cache_dir: Path, work: Path, l
     quiet = draft.with_segments(TEXT, []) if draft.track(TEXT) is not None else draft
     probe = build_command(quiet, _measuring_size(out), Path("sound.m4a"), what=step.id, cache_dir=cache_dir,
                           loudness=loudness)
-    key = json.dumps([SPLIT_REVISION, ENGINE_REVISION, ffmpeg_version(), probe.args,
-                      [content_id(quiet.media_entry(k)) for k in sorted(quiet.media)]], sort_keys=True, default=str)
-    cached = cache_dir / "sound" / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".m4a")
-    if cached.is_file() and cached.stat().st_size > 0:
-        return cached
-    made = work / "sound.m4a"
-    _render_sound(step, quiet, out, made, cache_dir, work, loudness, report)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(cached) as tmp:
-        shutil.copyfile(made, tmp)
-    return cached
+    key = hashlib.sha256(json.dumps([SPLIT_REVISION, ENGINE_REVISION, ffmpeg_version(), probe.args,
+                                     [content_id(quiet.media_entry(k)) for k in sorted(quiet.media)]],
+                                    sort_keys=True, default=str).encode()).hexdigest()[:32]
+    return SoundJob(f"sound:{key}", json.dumps(quiet.to_json(), sort_keys=True), json.dumps(attrs.asdict(out)),
+                    cache_dir / "sound" / f"{key}.m4a", cache_dir, tuple(loudness), f"{step.id} (sound)", draft.d / 1000)
 
 
-def _render_sound(step: Step, quiet: Draft, out: Output, dest: Path, cache_dir: Path, work: Path,
-                  loudness: tuple[str, ...], report: Reporter) -> None:
+def render_sound(job: SoundJob) -> SegmentDone:
+    """Render the programme's sound to its cache file, atomically (as `render_segment` does for a picture)."""
+    if job.dest.is_file() and job.dest.stat().st_size > 0:
+        return SegmentDone(job.key, job.dest, rendered=False)
+    quiet = Draft.from_json(json.loads(job.draft_json))
+    out = Output(**json.loads(job.output_json))
+    job.dest.parent.mkdir(parents=True, exist_ok=True)
+    with workdir.work_dir(job.dest.parent, "sound") as work:
+        made = work / "sound.m4a"
+        progress = _PROGRESS.get()
+        _render_sound(job.what, quiet, out, made, job.cache_dir, work, job.loudness,
+                      progress.sound if progress is not None else None)
+        if not made.is_file() or made.stat().st_size == 0:
+            raise RenderError(f"{job.what}: FFmpeg reported success but wrote nothing; nothing was saved")
+        os.chmod(made, 0o644)
+        os.replace(made, job.dest)
+    return SegmentDone(job.key, job.dest, rendered=True)
+
+
+def _render_sound(what: str, quiet: Draft, out: Output, dest: Path, cache_dir: Path, work: Path,
+                  loudness: tuple[str, ...], on_progress: Callable[[Any], None] | None) -> None:
     """The programme's sound, once, by the single-process render's own graph and encoder arguments: its picture (at
     180 lines, without text, which never changes the sound) goes to FFmpeg's null muxer, its sound to `dest`."""
     from .export import _measuring_size
 
     small = _measuring_size(out)
-    cmd = build_command(quiet, small, dest, what=step.id, cache_dir=cache_dir, work=work, loudness=loudness)
+    cmd = build_command(quiet, small, dest, what=what, cache_dir=cache_dir, work=work, loudness=loudness)
     args = list(cmd.args)
     try:
         at = args.index("-map")
@@ -348,8 +386,8 @@ def _render_sound(step: Step, quiet: Draft, out: Output, dest: Path, cache_dir: 
         t = rest.index("-t")
         audio, duration = rest[:t], rest[t + 1]
     except ValueError as err:  # graph.build_command changed shape: refuse rather than mux the wrong sound
-        raise RenderError(f"{step.id}: the split render could not separate the sound of the render command ({err}); "
+        raise RenderError(f"{what}: the split render could not separate the sound of the render command ({err}); "
                           "render it in one piece with --no-split") from None
     args = [*args[:at], "-map", vmap, "-c:v", "wrapped_avframe", "-f", "null", "-",
             "-map", amap, *audio, "-t", duration, "-f", "mp4", "-y", str(dest)]
-    run_ffmpeg(args, what=f"{step.id} (sound)", on_progress=ffmpeg_progress(report, cmd.duration, "render (sound)"))
+    run_ffmpeg(args, what=what, on_progress=on_progress)
