@@ -128,8 +128,9 @@ def test_a_split_export_renders_its_segments_on_both_workers(tmp_path, cluster, 
                                                         local.scheduler_address))
     assert result.exit_code == 0, result.stderr
     parts = [t for t in tasks if "-part" in t["key"]]
-    assert len(parts) == 3 and len({t["worker"] for t in parts}) == 2
+    assert len(parts) == 4 and len({t["worker"] for t in parts}) == 2  # three segments and the sound, as parts
     assert list((tmp_path / "cluster-cache" / "segments").iterdir())
+    assert list((tmp_path / "cluster-cache" / "sound").glob("*.m4a"))
     assert _frames(tmp_path / "there" / "out" / "long.mp4") == _frames(tmp_path / "here" / "out" / "long.mp4")
 
 

@@ -5,7 +5,8 @@ segment is a time slice of the Draft rendered on its own, picture only, with the
 encode starts on an IDR frame, closed GOP), through `spread.current()` so an executor may send the segments to other
 processes or machines. The sound is rendered once for the whole timeline by the same graph as a single-process render
 (so it is the same samples, the same AAC packets, and no priming gap at a join), and the pieces are joined by stream
-copy and muxed into the destination atomically.
+copy and muxed into the destination atomically. A segment that only shows plain cuts of files the output can carry
+as they are is not rendered: its frames are copied from them, and the join is then a smart cut (smart_segments.py).
 
 A segment's file is `cache_dir/segments/<key>.mp4`, the key being the canonical JSON of its slice (picture only),
 the output settings, the engine revision, the FFmpeg build and the identities of the files it reads. Change one title
@@ -32,11 +33,13 @@ from ...draft.output import Output
 from ...draft.slice import cut_points, slice_draft, spans_of
 from ...errors import ConfigError, RenderError
 from ...media import workdir
-from ...media.encode import video_args
+from ...media.encode import X264_QUALITY, video_args
 from ...media.ffmpeg import atomic_output, ffmpeg_path, ffmpeg_version, run_ffmpeg
-from ...media.timing import exact_rate
-from ..base import Message, Reporter
+from ...media.timing import exact_rate, frame_index
+from ..base import Message, Reporter, ffmpeg_progress
+from . import smart_segments, smartcut
 from .graph import build_command
+from .smartcut import Piece
 
 SPLIT_REVISION = 1  # in every segment's key: bump when a segment of the same slice would be rendered differently
 DEFAULT_THRESHOLD_S = 60.0  # `auto` splits exports longer than this
@@ -194,6 +197,7 @@ def render_segment(job: SegmentJob) -> SegmentDone:
             args[args.index("log-level=error")] = "log-level=error:open-gop=0"
         at = len(args) - 1 - args[::-1].index("-t")
         args[at:at] = segment_args(out)
+        args = smart_segments.with_segment_headers(args, out)
         if os.environ.get("NEMOFLOW_DEBUG"):
             print("ffmpeg " + " ".join(args), flush=True)
         progress = _PROGRESS.get()
@@ -244,6 +248,8 @@ def segment_key(piece: Draft, video_out: Output, transforms: dict[int, Path]) ->
 
     parts = [SPLIT_REVISION, ENGINE_REVISION, ffmpeg_version(), piece.to_json(), video_out.to_json(), _files_read(piece),
              sorted((i, p.name) for i, p in transforms.items())]
+    if video_out.codec == "h264":  # their headers (smart_segments.with_segment_headers): new keys for H.264 segments only
+        parts.append(smart_segments.SEGMENT_X264_PARAMS)
     return hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()[:32]
 
 
@@ -252,9 +258,16 @@ class SplitResult:
     segments: int
     rendered: int
     reused: int
+    copied: int = 0  # segments copied from their sources (smart_segments.py), neither rendered nor reused
+    copied_s: float = 0.0  # seconds of those copied as they are
+    reencoded_s: float = 0.0  # and re-encoded where a copied run starts or ends between keyframes
 
     def detail(self) -> str:
-        return f"split into {self.segments} segments: {self.rendered} rendered, {self.reused} reused"
+        text = f"split into {self.segments} segments: {self.rendered} rendered, {self.reused} reused"
+        if self.copied:
+            text += (f", {self.copied} copied from the source ({self.copied_s:.1f}s copied, {self.reencoded_s:.1f}s "
+                     "re-encoded at keyframe edges)")
+        return text
 
 
 def split_render(step: Step[ExportSpec], draft: Draft, out: Output, spans: list[tuple[int, int]], report: Reporter,
@@ -267,6 +280,8 @@ def split_render(step: Step[ExportSpec], draft: Draft, out: Output, spans: list[
     seg_dir.mkdir(parents=True, exist_ok=True)
     workdir.reap(seg_dir)
     jobs: list[SegmentJob] = []
+    copies: dict[int, tuple[Piece, ...]] = {}  # segments shown as they are in their sources: copied, not rendered
+    copying = copy_enabled()
     for n, (a, b) in enumerate(spans, 1):
         piece = picture_only(slice_draft(draft, a, b, fps=out.fps))
         transforms = stabilize(piece)
@@ -274,26 +289,40 @@ def split_render(step: Step[ExportSpec], draft: Draft, out: Output, spans: list[
         jobs.append(SegmentJob(key, json.dumps(piece.to_json(), sort_keys=True), json.dumps(attrs.asdict(video_out)),
                                seg_dir / f"{key}.mp4", cache_dir, tuple((i, str(p)) for i, p in sorted(transforms.items())),
                                f"{step.id} (segment {n}/{len(spans)}, {a / 1000:g}-{b / 1000:g}s)", (b - a) / 1000))
-    missing: list[SegmentJob | SoundJob] = [j for j in jobs if not (j.dest.is_file() and j.dest.stat().st_size > 0)]
+        if copying and (found := smart_segments.copy_pieces(piece, video_out)) is not None:
+            copies[n - 1] = found
+    copies = smart_segments.keep_joinable(copies) if copies else {}
+    missing: list[SegmentJob | SoundJob] = [j for n, j in enumerate(jobs) if n not in copies and not _have(j.dest)]
     total = sum(j.seconds for j in missing)
     sound = _sound_job(step, draft, out, cache_dir, loudness) if out.has_audio else None
-    sound_missing = sound is not None and not (sound.dest.is_file() and sound.dest.stat().st_size > 0)
+    sound_missing = sound is not None and not _have(sound.dest)
     report.message(Message.NOTE, f"split into {len(jobs)} segments at "
                    + ", ".join(f"{a / 1000:g}s" for a, _ in spans[1:]) + f"; {len(missing)} to render, "
-                   f"{len(jobs) - len(missing)} cached" + ("; the sound to render" if sound_missing else ""))
+                   f"{len(jobs) - len(copies) - len(missing)} cached"
+                   + (f"; {len(copies)} copied from the source" if copies else "")
+                   + ("; the sound to render" if sound_missing else ""))
     if sound is not None and sound_missing:
         missing.insert(0, sound)
-    token = _PROGRESS.set(_Progress(report, total, sound.seconds if sound is not None else 0.0) if missing else None)
-    try:
-        done = spread.current().map(render_part, missing, label=step.id) if missing else []
-    finally:
-        _PROGRESS.reset(token)
-    rendered = sum(1 for d in done if d.rendered and not d.key.startswith("sound:"))
+    rendered = _render_parts(step, report, missing, total, sound)
+    rate = exact_rate(out.fps)
+    frames = [frame_index(b, rate) - frame_index(a, rate) for a, b in spans]
     with atomic_output(dest) as tmp, workdir.work_dir(dest.parent, "join") as work:
-        listing = work / "segments.txt"
-        listing.write_text("ffconcat version 1.0\n" + "".join(f"file {_concat_quote(ffmpeg_path(j.dest))}\n" for j in jobs),
-                           encoding="utf-8")
-        inputs = ["-f", "concat", "-safe", "0", "-i", str(listing)]
+        joined: smartcut.SmartCutReport | None = None
+        if copies:
+            made = _copying_join(step, draft, out, jobs, copies, frames, work, report)
+            if isinstance(made, str):  # never seen: a rendered segment reads otherwise than planned; render the rest
+                report.message(Message.NOTE, f"no segment copied from the source ({made}): all are rendered")
+                rendered += _render_parts(step, report, [j for n, j in enumerate(jobs) if n in copies and not _have(j.dest)],
+                                          sum(jobs[n].seconds for n in copies), None)
+                copies = {}
+            else:
+                video, joined = made
+                inputs = ["-i", ffmpeg_path(video)]
+        if joined is None:
+            listing = work / "segments.txt"
+            listing.write_text("ffconcat version 1.0\n"
+                               + "".join(f"file {_concat_quote(ffmpeg_path(j.dest))}\n" for j in jobs), encoding="utf-8")
+            inputs = ["-f", "concat", "-safe", "0", "-i", str(listing)]
         maps = ["-map", "0:v:0"]
         if sound is not None:
             inputs += ["-i", ffmpeg_path(sound.dest)]
@@ -304,7 +333,56 @@ def split_render(step: Step[ExportSpec], draft: Draft, out: Output, spans: list[
         if out.container in ("mp4", "mov"):
             tag += ["-video_track_timescale", str(timescale(out.fps))]
         run_ffmpeg([*inputs, *maps, "-c", "copy", *tag, *muxer, "-y", str(tmp)], what=f"{step.id} (joining segments)")
-    return SplitResult(len(jobs), rendered, len(jobs) - rendered)
+    if joined is None:
+        return SplitResult(len(jobs), rendered, len(jobs) - rendered)
+    copied_s = sum(frames[n] for n in copies) / float(rate)
+    reencoded = min(joined.reencoded_seconds, copied_s)
+    return SplitResult(len(jobs), rendered, len(jobs) - len(copies) - rendered, len(copies), copied_s - reencoded, reencoded)
+
+
+def _copying_join(step: Step, draft: Draft, out: Output, jobs: list[SegmentJob], copies: dict[int, tuple[Piece, ...]],
+                  frames: list[int], work: Path, report: Reporter) -> tuple[Path, smartcut.SmartCutReport] | str:
+    """The programme's picture as one H.264 track in `work`: rendered segments and the copied ranges of the others,
+    joined by smart cut (smart_segments.py); or why they cannot share one track."""
+    parts = [smart_segments.JoinPart(frames[n], copied=copies[n]) if n in copies
+             else smart_segments.JoinPart(frames[n], rendered=j.dest) for n, j in enumerate(jobs)]
+    pieces = smart_segments.join_pieces(parts, out.fps, work, what=f"{step.id} (joining segments)")
+    reason = smartcut.incompatibility(pieces, audio=False)
+    if reason is not None:
+        return reason
+    video = work / "video.mp4"
+    crf = out.crf if out.crf is not None else X264_QUALITY[out.quality][1]
+    done = smart_segments.smart_join(pieces, video, work, crf=crf,
+                                     on_progress=ffmpeg_progress(report, draft.d / 1000, "join (copying)"))
+    return video, done
+
+
+def copy_enabled() -> bool:
+    """Whether segments may be copied from their sources (smart rendering): `[local] split_copy` or NEMOFLOW_SPLIT_COPY,
+    on by default; off renders every segment (one encoder's settings over the whole picture)."""
+    raw = setting("local", "split_copy", env="NEMOFLOW_SPLIT_COPY", default=True)
+    value = {"1": True, "true": True, "on": True, "yes": True, "0": False, "false": False, "off": False, "no": False
+             }.get(str(raw).lower())
+    if value is None:
+        raise ConfigError(f"`split_copy` must be on or off (from `[local] split_copy` or NEMOFLOW_SPLIT_COPY); got {raw!r}")
+    return value
+
+
+def _have(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0
+
+
+def _render_parts(step: Step, report: Reporter, missing: list[SegmentJob | SoundJob], total: float,
+                  sound: SoundJob | None) -> int:
+    """Render the parts through the installed spreader; returns how many segments (not the sound) were rendered."""
+    if not missing:
+        return 0
+    token = _PROGRESS.set(_Progress(report, total, sound.seconds if sound is not None else 0.0))
+    try:
+        done = spread.current().map(render_part, missing, label=step.id)
+    finally:
+        _PROGRESS.reset(token)
+    return sum(1 for d in done if d.rendered and not d.key.startswith("sound:"))
 
 
 class _Progress:
@@ -337,7 +415,7 @@ def _sound_job(step: Step, draft: Draft, out: Output, cache_dir: Path, loudness:
 
     quiet = draft.with_segments(TEXT, []) if draft.track(TEXT) is not None else draft
     probe = build_command(quiet, _measuring_size(out), Path("sound.m4a"), what=step.id, cache_dir=cache_dir,
-                          loudness=loudness)
+                          loudness=loudness, stand_in=True)
     key = hashlib.sha256(json.dumps([SPLIT_REVISION, ENGINE_REVISION, ffmpeg_version(), probe.args,
                                      [content_id(quiet.media_entry(k)) for k in sorted(quiet.media)]],
                                     sort_keys=True, default=str).encode()).hexdigest()[:32]
@@ -366,12 +444,13 @@ def render_sound(job: SoundJob) -> SegmentDone:
 
 def _render_sound(what: str, quiet: Draft, out: Output, dest: Path, cache_dir: Path, work: Path,
                   loudness: tuple[str, ...], on_progress: Callable[[Any], None] | None) -> None:
-    """The programme's sound, once, by the single-process render's own graph and encoder arguments: its picture (at
-    180 lines, without text, which never changes the sound) goes to FFmpeg's null muxer, its sound to `dest`."""
+    """The programme's sound, once, by the single-process render's own graph and encoder arguments: its picture (a
+    stand-in of as many frames per clip, graph.py `stand_in`: no source frame decoded) goes to FFmpeg's null muxer,
+    its sound to `dest`."""
     from .export import _measuring_size
 
     small = _measuring_size(out)
-    cmd = build_command(quiet, small, dest, what=what, cache_dir=cache_dir, work=work, loudness=loudness)
+    cmd = build_command(quiet, small, dest, what=what, cache_dir=cache_dir, work=work, loudness=loudness, stand_in=True)
     args = list(cmd.args)
     try:
         at = args.index("-map")

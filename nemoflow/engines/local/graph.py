@@ -199,13 +199,15 @@ def _stabilized(g: _Graph, src: str, trf: Path, stab: dict[str, Any], seek_ms: f
 
 def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir: Path,
                   transforms: dict[int, Path] | None = None, work: Path | None = None,
-                  loudness: tuple[str, ...] = (), programme_audio: bool = False) -> Command:
+                  loudness: tuple[str, ...] = (), programme_audio: bool = False, stand_in: bool = False) -> Command:
     """The whole render of `draft` to `dest` as one FFmpeg command.
 
     With a `work` directory (the engine's), text is handed to FFmpeg in files there and a long graph too, so
     no title is limited by the size of one command-line argument (128 KiB on Linux); without one, inline.
     `loudness` filters (media/loudness.py's fit) run on the whole mix, after `_mix`. `programme_audio` is pass 1 of
     `loudness`: the same graph, its mixed sound written to `dest` as float WAV and its picture to FFmpeg's null muxer.
+    `stand_in` (a split render's sound pass, chunked.py): each clip's picture is a tiny black stand-in of exactly as
+    many frames, so no source frame is decoded or scaled, while the sound's graph, and so its samples, stay the same.
     """
     g = _Graph()
     rate = exact_rate(out.fps)
@@ -233,61 +235,13 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
             entry = attrs.evolve(entry, w=raster[0], h=raster[1])
         k = g.add_input(input_args(entry, cut.seek_ms, length, still_fps=out.fps, raster=raster))
         fx = seg.m.get("fx", [])
-        vf: list[str] = []
-        vsrc = f"{k}:v"
-        if transforms and i in transforms:
-            vsrc = _stabilized(g, vsrc, transforms[i], next(e for e in fx if e["type"] == "stabilize"), cut.seek_ms,
-                               float(entry.fps or out.fps))
-        if still and entry.pix_fmt and _ALPHA.match(entry.pix_fmt):
-            vf.append("premultiply=inplace=1")  # transparent parts over black, not the colour hidden under them
-        # a still is one frame, looped after it is fitted (`still_loop`): no resampling or trimming of its stream
-        # a picture that starts after the file's start (MediaEntry.v_start), used from there: its first frame is
-        # held from 0 until its own instant (`fps` fills the start), so the clip keeps the source's A/V timing
-        late = late_start(entry) if not in_ms else Fraction(0)
-        resample = not still and (transitions or entry.vfr or abs(speed - 1) > 1e-9 or abs(float(entry.fps or 0) - out.fps) > 0.01
-                                  or late > 0)
-        # Resampled, each output instant shows the source frame nearest it: the stream is moved half a source frame
-        # (at this speed) earlier and `fps` rounds up and starts at 0, so an instant takes the last frame whose
-        # interval has begun. `fps`'s default (round=near) would show the later of two frames near one instant.
-        # In µs (`settb=AVTB` below; in Matroska's whole ms a frame could round onto an instant and show a frame
-        # early: av-findings F9), plus 1 + 1/speed µs, the most the µs rounding of PTS and STARTPTS can add, so an
-        # exact tie still goes to the later frame.
-        early = f"-{lavfi_number(1e6 / (2 * float(entry.fps or out.fps) * speed) + 1 + 1 / speed)}" if resample else ""
-        # the first kept frame (a quarter frame after the seek point) at 0; a VFR clip is timed from its in-point,
-        # so `fps` below picks its frames by time (the frames before the in-point are dropped there)
-        zero = f"{_sec(cut.skip)}/TB" if entry.vfr and cut.skip else f"(STARTPTS-{_sec(late)}/TB)" if late else "STARTPTS"
-        if resample:
-            vf.append("settb=AVTB")
-        if abs(speed - 1.0) > 1e-9:
-            vf.append(f"setpts=(PTS-{zero})/{lavfi_number(speed)}{early}")
-        elif cut.seek_ms or resample:
-            vf.append(f"setpts=PTS-{zero}{early}")
-        if resample:
-            vf.append(f"fps={rate_text(out.fps)}:start_time=0:round=up")
-        if not still and (resample or many or cut.seek_ms):
-            # a resampled or trimmed stream can end a frame early: hold the last frame, then keep exactly `frames`
-            vf += ["tpad=stop_mode=clone:stop=2", f"trim=end_frame={cut.frames}"]
-        src, fit_filters = _fit(g, g.chain(vsrc, vf, "pre"), entry, seg.m.get("fit"), seg.m.get("pad"), out)
-        if entry.pix_fmt != "yuv420p":
-            # after scale, so swscale converts while it scales: one pass; limited range, so a full-range source
-            # (MJPEG's yuvj420p) has its levels converted (white 255 -> 235), not only its tag
-            fit_filters.append("format=pix_fmts=yuv420p:color_ranges=tv")
-        if still:
-            fit_filters += still_loop(cut.frames, out.fps)
-        pre = g.chain(src, fit_filters, "sz")
-        post = color_filters(fx, cache_dir) + effect_filters(fx, out)
-        burns = motion.kenburns_effect(fx)
-        if burns is not None:  # the view moves over the fitted (and, for a still, looped) frame: motion.py
-            post = motion.kenburns_filters(burns, cut.frames) + post
-        for e in fx:
-            if e["type"] == "fade":
-                start = 0 if e["dir"] == "in" else seg.d - e["d"]
-                post.append(f"fade=t={e['dir']}:st={_s(start)}:d={_s(e['d'])}")
-        if transitions:
-            # one frame per tick: xfade compares its offset (µs, rounded) with pts, and pts counted in whole frames
-            # stay exact over any number of transitions (in µs they drifted a µs per transition: av-findings F5)
-            post.append(f"settb={frame_tb}")
-        v = g.chain(pre, post, "v")
+        if stand_in:
+            v = g.label("si")
+            g.raw(f"color=c=black:s=16x16:r={rate_text(out.fps)},trim=end_frame={cut.frames}"
+                  + (f",settb={frame_tb}" if transitions else "") + f"[{v}]")
+        else:
+            v = _picture(g, draft, seg, i, k, entry, cut, still, in_ms, speed, transitions, many, frame_tb, rate, out,
+                         cache_dir, transforms)
         a = None
         if out.has_audio:
             af: list[str] = []
@@ -383,6 +337,68 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
     args += [*maps, *video_args(out), *audio_args(out, resample=not _all_48k(draft)), "-t", _sec(frames / rate),
              *container_args(out), "-y", str(dest)]
     return Command(args, total / 1000, what)
+
+
+def _picture(g: _Graph, draft: Draft, seg: Segment, i: int, k: int, entry: MediaEntry, cut: _Cut, still: bool, in_ms: int,
+             speed: float, transitions: bool, many: bool, frame_tb: str, rate: Fraction, out: Output, cache_dir: Path,
+             transforms: dict[int, Path] | None) -> str:
+    """One clip's picture: read, retimed to the output's frame grid, fitted, graded, with its effects and fades."""
+    fx = seg.m.get("fx", [])
+    vf: list[str] = []
+    vsrc = f"{k}:v"
+    if transforms and i in transforms:
+        vsrc = _stabilized(g, vsrc, transforms[i], next(e for e in fx if e["type"] == "stabilize"), cut.seek_ms,
+                           float(entry.fps or out.fps))
+    if still and entry.pix_fmt and _ALPHA.match(entry.pix_fmt):
+        vf.append("premultiply=inplace=1")  # transparent parts over black, not the colour hidden under them
+    # a still is one frame, looped after it is fitted (`still_loop`): no resampling or trimming of its stream
+    # a picture that starts after the file's start (MediaEntry.v_start), used from there: its first frame is
+    # held from 0 until its own instant (`fps` fills the start), so the clip keeps the source's A/V timing
+    late = late_start(entry) if not in_ms else Fraction(0)
+    resample = not still and (transitions or entry.vfr or abs(speed - 1) > 1e-9 or abs(float(entry.fps or 0) - out.fps) > 0.01
+                              or late > 0)
+    # Resampled, each output instant shows the source frame nearest it: the stream is moved half a source frame
+    # (at this speed) earlier and `fps` rounds up and starts at 0, so an instant takes the last frame whose
+    # interval has begun. `fps`'s default (round=near) would show the later of two frames near one instant.
+    # In µs (`settb=AVTB` below; in Matroska's whole ms a frame could round onto an instant and show a frame
+    # early: av-findings F9), plus 1 + 1/speed µs, the most the µs rounding of PTS and STARTPTS can add, so an
+    # exact tie still goes to the later frame.
+    early = f"-{lavfi_number(1e6 / (2 * float(entry.fps or out.fps) * speed) + 1 + 1 / speed)}" if resample else ""
+    # the first kept frame (a quarter frame after the seek point) at 0; a VFR clip is timed from its in-point,
+    # so `fps` below picks its frames by time (the frames before the in-point are dropped there)
+    zero = f"{_sec(cut.skip)}/TB" if entry.vfr and cut.skip else f"(STARTPTS-{_sec(late)}/TB)" if late else "STARTPTS"
+    if resample:
+        vf.append("settb=AVTB")
+    if abs(speed - 1.0) > 1e-9:
+        vf.append(f"setpts=(PTS-{zero})/{lavfi_number(speed)}{early}")
+    elif cut.seek_ms or resample:
+        vf.append(f"setpts=PTS-{zero}{early}")
+    if resample:
+        vf.append(f"fps={rate_text(out.fps)}:start_time=0:round=up")
+    if not still and (resample or many or cut.seek_ms):
+        # a resampled or trimmed stream can end a frame early: hold the last frame, then keep exactly `frames`
+        vf += ["tpad=stop_mode=clone:stop=2", f"trim=end_frame={cut.frames}"]
+    src, fit_filters = _fit(g, g.chain(vsrc, vf, "pre"), entry, seg.m.get("fit"), seg.m.get("pad"), out)
+    if entry.pix_fmt != "yuv420p":
+        # after scale, so swscale converts while it scales: one pass; limited range, so a full-range source
+        # (MJPEG's yuvj420p) has its levels converted (white 255 -> 235), not only its tag
+        fit_filters.append("format=pix_fmts=yuv420p:color_ranges=tv")
+    if still:
+        fit_filters += still_loop(cut.frames, out.fps)
+    pre = g.chain(src, fit_filters, "sz")
+    post = color_filters(fx, cache_dir) + effect_filters(fx, out)
+    burns = motion.kenburns_effect(fx)
+    if burns is not None:  # the view moves over the fitted (and, for a still, looped) frame: motion.py
+        post = motion.kenburns_filters(burns, cut.frames) + post
+    for e in fx:
+        if e["type"] == "fade":
+            start = 0 if e["dir"] == "in" else seg.d - e["d"]
+            post.append(f"fade=t={e['dir']}:st={_s(start)}:d={_s(e['d'])}")
+    if transitions:
+        # one frame per tick: xfade compares its offset (µs, rounded) with pts, and pts counted in whole frames
+        # stay exact over any number of transitions (in µs they drifted a µs per transition: av-findings F5)
+        post.append(f"settb={frame_tb}")
+    return g.chain(pre, post, "v")
 
 
 def _all_48k(draft: Draft) -> bool:
