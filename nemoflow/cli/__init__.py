@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from . import cloud, recipe  # noqa: F401  (each registers its commands on the app)
+from . import cloud, interchange, lsp, preview, recipe, report, timeline  # noqa: F401  (each registers its commands on the app)
 from .common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, app
 
 

@@ -33,6 +33,7 @@ from .common import (
     report,
     workspace,
 )
+from .report import ReportOption, check_report_option, write_run_report
 
 
 @app.command()
@@ -202,6 +203,7 @@ def run(
     engine: Optional[str] = EngineOption,
     api_url: Optional[str] = ApiUrlOption,
     executor: Optional[str] = ExecutorOption,
+    report_dir: Optional[Path] = ReportOption,
     split: Optional[bool] = typer.Option(None, "--split/--no-split", help="Render long exports in segments, each cached, so a "
                                          "change re-renders only the segments it touches (default: exports over 60 s; "
                                          "`[local] split` = auto, on or off in the config file; docs/split.md)."),
@@ -228,6 +230,9 @@ def run(
         why = unwritable(junit)
         if why is not None:
             fail(f"--junit {junit}: {why}; give a file path in a folder you can write")
+    if report_dir is not None and dry_run:
+        fail("--report needs a run; drop --dry-run (`nemoflow report FILE` reports the last run)")
+    check_report_option(report_dir)
     from ..run.expect import ExpectOptions
 
     # failure pictures: beside the JUnit report a CI job keeps, else in the recipe's state folder
@@ -236,6 +241,7 @@ def run(
     if dry_run:
         _print_plan(ws, as_json=as_json, detailed=False)
         return
+    from ..report.facts import EventLog, read_events
     from ..run.display import RunDisplay
     from ..run.events import JsonLines
     from ..run.junit import JUnitReport
@@ -245,6 +251,9 @@ def run(
     sinks = [JsonLines()] if as_json else [display]
     if report is not None:
         sinks.append(report)
+    log = EventLog()  # the run's events, for --report
+    if report_dir is not None:
+        sinks.append(log)
     previous_handler = _terminate_as_interrupt()
     junit_failed = False
     try:
@@ -265,7 +274,8 @@ def run(
     for sid, message in result.errors:
         typer.echo(color(f"nemoflow: error: {sid}: {message}"), err=True)
     typer.echo(_run_summary(result), err=True)
-    raise typer.Exit(result.exit_code or (EXIT_USER if junit_failed else 0))
+    report_failed = report_dir is not None and write_run_report(ws, read_events(log.events), report_dir)
+    raise typer.Exit(result.exit_code or (EXIT_USER if junit_failed or report_failed else 0))
 
 
 def _write_junit(report, path: Path) -> bool:

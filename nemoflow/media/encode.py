@@ -10,13 +10,14 @@ from __future__ import annotations
 from ..draft.output import Output
 
 # quality → (x264/x265 preset, crf), VP9 (cpu-used, crf)
-X264_QUALITY = {"high": ("medium", 18), "medium": ("veryfast", 20), "draft": ("ultrafast", 26)}
+X264_QUALITY = {"high": ("medium", 18), "medium": ("veryfast", 20), "draft": ("ultrafast", 26),
+                "preview": ("ultrafast", 26)}  # not a recipe value: `nemoflow preview`'s renders (engines/local/proxy.py)
 X265_QUALITY = {"high": ("medium", 20), "medium": ("veryfast", 24), "draft": ("ultrafast", 30)}
 VP9_QUALITY = {"high": (2, 28), "medium": (5, 33), "draft": (8, 40)}
 # x264's ultrafast turns CABAC and the 8x8 transform off, which makes the stream Constrained Baseline whatever
 # `-profile:v high` asks; turning both back on gives a real High profile stream. Measured on a 4 s 1080p clip:
 # 1.7 s CPU against 1.4 s for bare ultrafast and 2.1-2.6 s for superfast, and an 11% smaller file.
-X264_PARAMS = {"draft": ["-x264-params", "cabac=1:8x8dct=1"]}
+X264_PARAMS = {"draft": ["-x264-params", "cabac=1:8x8dct=1"]}  # not for "preview": bare ultrafast, x264's fastest
 
 
 # Limited ("tv") range on every output: players assume it, and FFmpeg then converts a full-range source (MJPEG's

@@ -52,7 +52,12 @@ class LocalEngine(Engine):
         return {"engine": f"local {__version__} r{ENGINE_REVISION}", "ffmpeg": ffmpeg_identity(memo)}
 
     def step_identity(self, step: Step) -> dict[str, str]:
-        """An ask's result depends on the interpreter and the analysis code too."""
+        """An ask's result depends on the interpreter and the analysis code too; a preview render on its size (proxy.py)."""
+        if step.kind == StepKind.EXPORT:
+            from .proxy import Proxy
+
+            proxy = Proxy.from_options(self.context.options)
+            return proxy.identity() if proxy is not None else {}
         if step.kind != StepKind.ASK:
             return {}
         from .ask import ASK_REVISION
@@ -139,6 +144,11 @@ class LocalEngine(Engine):
     def render(self, step: Step[ExportSpec], draft: Draft, output: Output, report: Reporter) -> RenderResult:
         from .chunked import SplitSettings
         from .export import export
+        from .proxy import Proxy, proxied
 
+        proxy = Proxy.from_options(self.context.options)
+        if proxy is not None:  # `nemoflow preview`: small, fast, from small copies of big sources (proxy.py)
+            output = proxy.output(output)
+            draft = proxied(draft, proxy, self.cache_dir, report, what=step.id, digest_of=self.context.digest_of)
         done = export(step, draft, output, report, self.cache_dir, split=SplitSettings.from_options(self.context.options))
         return RenderResult(done.path, done.to_json(), done.summary())
