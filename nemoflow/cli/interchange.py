@@ -47,22 +47,6 @@ def _free(dest: Path, overwrite: bool) -> None:
              "--overwrite to replace it")
 
 
-def _write_atomic(dest: Path, text: str) -> None:
-    """Beside the target, then renamed: an interrupted import leaves no half recipe."""
-    import tempfile
-
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 @app.command("otio")
 def otio_command(
     file: Path = typer.Argument(..., help="Recipe file."),
@@ -184,7 +168,7 @@ def import_command(
     for warning in made.warnings:
         typer.echo(color(f"nemoflow: warning: {warning}"), err=True)
     try:
-        _write_atomic(output, made.text)
+        formats.write_text_atomic(output, made.text)
     except OSError as exc:
         fail(f"cannot write {output} ({exc.strerror or exc})")
     try:

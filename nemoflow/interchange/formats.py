@@ -76,16 +76,7 @@ def write(timeline, dest: Path, fmt: Format) -> None:
             text = o.adapters.write_to_string(timeline, adapter_name=fmt.adapter)
     except Exception as exc:  # the adapters raise their own types (NotSupportedError, ValueError, KeyError…)
         raise InterchangeError(f"the {fmt.name} adapter cannot write this cut: {type(exc).__name__}: {exc}") from None
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_text_atomic(dest, text)
 
 
 def read(path: Path, fmt: Format, *, fps: float | None = None):
@@ -235,3 +226,17 @@ def url_path(url: str, base: Path) -> Path | None:
         return None
     p = Path(url)
     return p if p.is_absolute() else base / p
+
+
+def write_text_atomic(dest: Path, text: str) -> None:
+    """Beside the target, then renamed: an interrupted write leaves no half cut or recipe under its name."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
