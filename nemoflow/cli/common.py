@@ -156,3 +156,19 @@ def workspace(recipe, *, targets=None, force=None, jobs=None, cpus=None, keep_go
         return Workspace(recipe, options)
     except NemoflowError as err:
         fail(str(err), err.exit_code)
+
+
+def terminate_as_interrupt():
+    """SIGTERM (a CI job cancelled, `kill`) stops a run as cleanly as Ctrl-C: FFmpeg killed, no partial files.
+
+    Returns the handler it replaced, for the caller to put back.
+    """
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        return None

@@ -9,7 +9,18 @@ from typing import Any, Optional
 
 import typer
 
-from .common import EXIT_INTERRUPTED, EXIT_OK, ParamsOption, SetOption, StateDirOption, app, color, fail, overrides
+from .common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ParamsOption,
+    SetOption,
+    StateDirOption,
+    app,
+    color,
+    fail,
+    overrides,
+    terminate_as_interrupt,
+)
 
 
 @app.command()
@@ -41,9 +52,8 @@ def preview(
     if not 0 <= debounce <= MAX_SETTLE_MS:
         fail(f"--debounce takes milliseconds, from 0 to {MAX_SETTLE_MS}; got {debounce}")
     request = PreviewRequest(file, export, overrides(sets), params, state_dir.resolve() if state_dir else None, height)
-    from .recipe import _terminate_as_interrupt
 
-    previous = _terminate_as_interrupt()  # SIGTERM stops a preview as Ctrl-C does: FFmpeg killed, no partial file
+    previous = terminate_as_interrupt()  # SIGTERM stops a preview as Ctrl-C does: FFmpeg killed, no partial file
     try:
         if watch:
             _watch(request, debounce)

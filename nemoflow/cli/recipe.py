@@ -31,6 +31,7 @@ from .common import (
     output_policy,
     overrides,
     report,
+    terminate_as_interrupt,
     workspace,
 )
 from .report import ReportOption, check_report_option, write_run_report
@@ -254,7 +255,7 @@ def run(
     log = EventLog()  # the run's events, for --report
     if report_dir is not None:
         sinks.append(log)
-    previous_handler = _terminate_as_interrupt()
+    previous_handler = terminate_as_interrupt()
     junit_failed = False
     try:
         with display if not as_json else contextlib.nullcontext():
@@ -304,22 +305,6 @@ def _run_summary(result) -> str:
     if checks or result.not_run:  # checks that never ran count against "all passed"
         text += f"; {passed}/{len(checks) + result.not_run} checks passed" + (f" ({result.not_run} not run)" if result.not_run else "")
     return text + f" in {result.seconds:.1f}s"
-
-
-def _terminate_as_interrupt():
-    """SIGTERM (a CI job cancelled, `kill`) stops a run as cleanly as Ctrl-C: FFmpeg killed, no partial files.
-
-    Returns the handler it replaced, for the caller to put back.
-    """
-    import signal
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        return signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread (embedded use): leave signals alone
-        return None
 
 
 def _print_plan(ws, *, as_json: bool, detailed: bool) -> None:
