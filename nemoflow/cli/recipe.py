@@ -309,6 +309,7 @@ def _run_summary(result) -> str:
 
 def _print_plan(ws, *, as_json: bool, detailed: bool) -> None:
     from ..errors import NemoflowError
+    from ..plan.rows import row_lines, row_summaries
 
     try:
         plan = ws.plan()
@@ -318,8 +319,9 @@ def _print_plan(ws, *, as_json: bool, detailed: bool) -> None:
     _say_state_warnings(ws)
     counts = {s: plan.count(s) for s in ("run", "restore", "cached", "blocked", "error")}
     if as_json:
+        rows = {"rows": [r.to_json() for r in row_summaries(ws.recipe, plan.steps.values())]} if ws.recipe.tables else {}
         typer.echo(json.dumps({"v": 1, "recipe": str(ws.recipe.path), "state_dir": str(ws.state.root), "changes": plan.changes,
-                               "counts": counts, "steps": [p.to_json() for p in plan.steps.values()]}, indent=2))
+                               "counts": counts, "steps": [p.to_json() for p in plan.steps.values()], **rows}, indent=2))
     else:
         width = max((len(s) for s in plan.steps), default=0)
         for p in plan.steps.values():
@@ -327,6 +329,8 @@ def _print_plan(ws, *, as_json: bool, detailed: bool) -> None:
             typer.echo(f"  {p.status:<8} {p.id:<{width}}{why}".rstrip())
         summary = ", ".join(f"{n} {'to ' + w if w in ('run', 'restore') else w}" for w, n in counts.items() if n)
         typer.echo(("nothing to do: " if not plan.changes and not plan.errors else "") + (summary or "no steps"))
+        for line in row_lines(ws.recipe, plan.steps.values()):  # table loops (docs/variants.md)
+            typer.echo(line)
     if plan.errors:
         raise typer.Exit(EXIT_CHANGES)
     if detailed and plan.changes:

@@ -352,6 +352,9 @@ PLACE_OVERRIDDEN = Code("W220", "`at` (or `move`) with both x and y given: it ha
                         example=_EXPECT.replace("  video bars\n", "  video bars\n  overlay bars width 20% at top x 5% y 5%\n"))
 LAYER_KEYWORD_NO_EFFECT = Code("W221", "an overlay keyword with no effect (`fit`, `origin`, or `skip`/`volume` on a still)",
                                example=_EXPECT.replace("  video bars\n", "  video bars\n  overlay bars width 20% fit crop\n"))
+CAPTION_STYLE_SOFT = Code("W222", "a look keyword on `soft` captions (the player draws them in its own style)",
+                         example='nemo 1\nmedia bars = pattern bars duration 5s\nedit cut {\n  video bars\n'
+                                 '  captions [[0s, 2s, "Hello"]] soft color yellow\n}\nexport out = cut {\n  save "out.mp4"\n}\n')
 
 # ---- transitions (issue 17) -----------------------------------------------------------------------------------
 
@@ -384,6 +387,45 @@ AUDIO_CHECK_SILENT_FORMAT = Code("E374", "a sound check on a GIF or WebP export"
 AUDIO_FIT_WITH_AT = Code("E375", "`audio … fit` with `at`",
                          example="nemo 1\nmedia bars = pattern bars duration 5s\nmedia fx = tone 440hz duration 2s\n"
                                  "edit cut {\n  video bars\n  audio fx at 1s fit cut\n}\n")
+
+# ---- variants from a table (issue 21, docs/variants.md) --------------------------------------------------------
+
+_ROWS = 'nemo 1\nfor row in table("shots.csv") {\n}\n'
+_SHOTS = "sku,title,end\nmug-1,Mug,2s\nhat-2,Hat,3s\n"
+
+TABLE_NOT_FOUND = Code("E380", "table file not found", example=_ROWS)
+TABLE_UNREADABLE = Code("E381", "table file cannot be read (not CSV/JSON/JSONL/TOML, or malformed)",
+                        example=_ROWS, files={"shots.csv": 'sku,title\nmug-1,"Mug\n'})
+EMPTY_TABLE = Code("E382", "table with no rows", example=_ROWS, files={"shots.csv": "sku,title\n"})
+UNKNOWN_COLUMN = Code("E383", "a column the table does not have",
+                      example='nemo 1\nfor row in table("shots.csv") key row.skew {\n}\n', files={"shots.csv": _SHOTS})
+DUPLICATE_ROW_KEY = Code("E384", "two rows with the same key", example=_ROWS,
+                         files={"shots.csv": "sku,title\nmug-1,Mug\nmug-1,Cup\n"})
+BAD_CELL = Code("E385", "a cell that cannot be read as a value (unknown unit)",
+                example='nemo 1\nmedia bars = pattern bars duration 5s\nfor row in table("shots.csv") {\n'
+                        '  edit cut {\n    video bars\n    trim to $row.end\n  }\n'
+                        '  export final = cut {\n    save "out/${row.sku}.mp4"\n  }\n}\n',
+                files={"shots.csv": "sku,end\nmug-1,2sec\n"})
+KEY_NOT_LOOP_VARIABLE = Code("E386", "`key` names another variable than the loop's",
+                             example='nemo 1\nfor row in table("shots.csv") key line.sku {\n}\n',
+                             files={"shots.csv": _SHOTS})
+
+# ---- captions (issue 21, docs/captions.md) ---------------------------------------------------------------------
+
+_CAPTIONS = 'nemo 1\nmedia bars = pattern bars duration 5s\nedit cut {\n  video bars\n  captions "talk.srt"\n}\n'
+_CAPTIONS_CHECK = ('nemo 1\nmedia bars = pattern bars duration 5s\nedit cut {\n  video bars\n'
+                   '  captions [[0s, 2s, "Hello"]]\n}\nexport out = cut {\n  save "out.mp4"\n}\nexpect out {\n')
+
+CAPTIONS_NOT_FOUND = Code("E390", "captions file not found", example=_CAPTIONS)
+CAPTIONS_FILE_TYPE = Code("E391", "a captions file that is not .srt or .vtt",
+                          example=_CAPTIONS.replace("talk.srt", "talk.txt"), files={"talk.txt": "Hello\n"})
+CAPTIONS_UNREADABLE = Code("E392", "a malformed subtitle file (bad timestamp, end before start, cue without text…)",
+                           example=_CAPTIONS, files={"talk.srt": "1\n00:00:01,000 --> 00:00:0x,500\nHello\n"})
+CAPTIONS_EMPTY = Code("E393", "captions with no cues", example=_CAPTIONS, files={"talk.srt": "\n"})
+CAPTION_LINE_FORM = Code("E394", "an inline caption line that is not `[START, END, \"text\"]`",
+                         example=_CAPTIONS.replace('"talk.srt"', '[[0s, "Hello"]]'))
+CAPTION_CHECK_FORM = Code("E395", "an expect caption line that is not `caption \"TEXT\" at TIME` / `no caption at TIME`",
+                          example=_CAPTIONS_CHECK + '  caption "Hello" on 1s\n}\n')
 
 # ---- found when a step runs (engines) --------------------------------------------------------------------------
 
@@ -454,6 +496,8 @@ _SECTIONS = (
     ("E358", "Transitions"),
     *((f"E36{n}", "Motion and backgrounds") for n in range(3, 7)),
     *((f"E37{n}", "Mix and output") for n in range(1, 6)),
+    ("E38", "Variants from a table"),
+    ("E39", "Captions"),
     ("E4", "Found when a step runs"),
     ("W", "Warnings"),
 )

@@ -109,6 +109,10 @@ REFERENCES = Limit("max_references", 200_000, "references from one step to anoth
                    codes.TOO_MANY_REFERENCES, env="NEMOFLOW_MAX_REFERENCES")
 FANOUT = Limit("max_fanout", 10_000, "items one `for` loop goes over", codes.FANOUT_TOO_LARGE,
                why_fixed="nest loops, or split the list, to go further (the total is bounded by the steps limit)")
+TABLE_ROWS = Limit("max_table_rows", 10_000, "rows one `table(…)` loop reads", codes.FANOUT_TOO_LARGE,
+                   env="NEMOFLOW_MAX_TABLE_ROWS")
+TABLE_BYTES = Limit("max_table_bytes", 50_000_000, "bytes in a `table(…)` file", codes.TABLE_UNREADABLE,
+                    env="NEMOFLOW_MAX_TABLE_BYTES")
 GLOB_FOLDERS = Limit("max_glob_folders", 10_000, "folders one `**` glob may search", codes.GLOB_TOO_WIDE,
                      env="NEMOFLOW_MAX_GLOB_FOLDERS")
 DURATION = Limit("max_duration", 24 * 3600, "length of a generated source, a duration in the recipe or an edit's timeline",
@@ -121,7 +125,7 @@ SHOWN_PER_CODE = Limit("shown_per_code", 20, "diagnostics of one code shown befo
                        why_fixed="the rest are counted in the last line")
 
 ALL: tuple[Limit, ...] = (RECIPE_BYTES, TOKENS, NESTING, STRING_CHARS, TOKEN_CHARS, NUMBER_DIGITS, STEPS, EXPANDED, REFERENCES, FANOUT,
-                          GLOB_FOLDERS, DURATION, PARAMS_FILE_BYTES, SYNTAX_ERRORS, SHOWN_PER_CODE)
+                          TABLE_ROWS, TABLE_BYTES, GLOB_FOLDERS, DURATION, PARAMS_FILE_BYTES, SYNTAX_ERRORS, SHOWN_PER_CODE)
 
 
 @attrs.define

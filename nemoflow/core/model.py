@@ -211,6 +211,7 @@ class CheckKind(enum.StrEnum):
     NO_SILENCE = "no silence"  # value is a RunLimit
     AV_SYNC = "av sync"  # `av sync within 20ms`: value is a Duration
     TRACKS = "tracks"  # `tracks == 1 video + 1 audio`: value is a Tracks
+    CAPTION = "caption"  # `caption "Hello" at 3s`, `no caption at 3s`: value is a CaptionAt
 
 
 @attrs.frozen
@@ -239,6 +240,14 @@ class Tracks:
 
     def __str__(self) -> str:
         return " + ".join(f"{n} {kind}" for kind, n in self.counts) or "nothing"
+
+
+@attrs.frozen
+class CaptionAt:
+    """`caption "Hello" at 3s`: that caption is on screen at `at_ms` of the file; `text` None: no caption is."""
+
+    text: str | None
+    at_ms: int
 
 
 @attrs.frozen
@@ -340,6 +349,20 @@ class ParamValue:
 
 
 @attrs.frozen
+class TableRows:
+    """A `for VAR in table(…)` loop's rows, for `plan`'s "rows: 1 changed" line (docs/variants.md): the steps of
+    row KEY are those whose index holds KEY right after `prefix` (the keys of the loops around it)."""
+
+    table: str  # the data file, as the recipe names it
+    var: str
+    prefix: tuple[str, ...]
+    keys: tuple[str, ...]
+    # the columns each step reads: (step name, "LINE:COLUMN" of an edit clause) or (step name, "*") for all of it
+    uses: dict[tuple[str, str], tuple[str, ...]] = attrs.field(factory=dict, eq=False)
+    cells: dict[str, dict[str, str]] = attrs.field(factory=dict, eq=False)  # key -> column -> the cell's text
+
+
+@attrs.frozen
 class Recipe:
     """A checked recipe: every step, in source order, plus what was read to get here."""
 
@@ -351,6 +374,7 @@ class Recipe:
     warnings: tuple[Diagnostic, ...] = ()
     engine: str | None = None  # from `engine NAME` (a name of core/engines.py); None when the recipe names none
     engine_span: Span | None = None  # the `engine NAME` statement
+    tables: tuple[TableRows, ...] = ()  # table loops (variants), for plan's per-row summary
 
     def by_kind(self, kind: StepKind) -> list[Step]:
         return [s for s in self.steps.values() if s.kind == kind]

@@ -101,6 +101,14 @@ _TEXT_KEYWORDS = (
     Slot("stagger", DUR, doc="the delay between lines entering (default 250ms)"),
 )
 
+# `captions`: the look keywords of `text` that apply to a caption (docs/captions.md), `outline`, and `from`
+_CAPTION_KEYWORDS = (
+    Slot("from", DUR, doc="where the captions' 0s falls on the timeline so far (default 0s)"),
+    *(s for s in _TEXT_KEYWORDS if s.name in ("at", "size", "color", "font", "box", "wrap", "x", "y", "align")),
+    Slot("outline", "pixels", min=0, max=100, then="color", doc="an outline this wide round the letters, of a colour "
+                                                                "(black if not given)"),
+)
+
 EASES = ("linear", "in", "out", "in-out")
 ORIGINS = tuple(p for p in POSITIONS if p != "lower-third")
 LAYER_FITS = ("stretch", "crop", "pad")
@@ -165,6 +173,11 @@ EDIT_OPS: dict[str, Signature] = {s.verb: s for s in (
               keywords=_LAYER_KEYWORDS),
     Signature("title", "A large centred title.", positional=(Slot("text", "string", required=True),), keywords=_TEXT_KEYWORDS),
     Signature("text", "A text overlay.", positional=(Slot("text", "string", required=True),), keywords=_TEXT_KEYWORDS),
+    Signature("captions", "Captions from an .srt/.vtt file or an inline list, timed on the timeline so far; burned in, "
+              "or `soft`: a subtitle track.",
+              positional=(Slot("source", "captions", required=True,
+                               doc='a "talk.srt" / "talk.vtt" file, or `[[0s, 2s, "Hello"], …]`'),),
+              keywords=_CAPTION_KEYWORDS, flags=("soft",)),
     Signature("music", "A music bed under the whole timeline.",
               positional=(Slot("source", "media", required=True),),
               keywords=(Slot("volume", **_VOLUME), Slot("fade in", DUR), Slot("fade out", DUR),

@@ -16,9 +16,10 @@ import attrs
 from ..core import limits
 from ..core.model import Args, EditSpec, Op, Step, StepRef
 from ..core.signatures import EDIT_OPS, KENBURNS_ZOOM, Signature
+from ..core.subtitles import InlineCaptions, SubtitleError, read_subtitles
 from ..core.values import Color, Decibels, Duration, Factor, Percent, Pixels
 from ..errors import DraftError
-from . import layers, mix, ops
+from . import captions, layers, mix, ops
 from .media import MediaEntry, MediaKind
 from .model import AUDIO, VIDEO, Draft
 from .schema import checked
@@ -277,6 +278,33 @@ def _text(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
     return ops.add_text(draft, a["text"], style, st=st, d=None if to is None else to - st)
 
 
+def _captions(draft: Draft, a: Args, sources: _Sources, verb: str) -> Draft:
+    """`captions "talk.srt"` / `captions [[0s, 2s, "Hi"], …]`: caption segments on the timeline so far (draft/captions.py)."""
+    outline = a.get("outline")
+    px, line_color = outline if isinstance(outline, tuple) else (outline, None)
+    style = captions.CaptionStyle(
+        font=font_value(a), size=a.number("size"), color=color_hex(a.color("color")), box=color_hex(a.color("box")),
+        outline=None if px is None else {k: v for k, v in (("px", float(px.value)), ("color", color_hex(line_color))) if v is not None},
+        at=a.text("at"), x=_extent(a.get("x")), y=_extent(a.get("y")), wrap=_extent(a.get("wrap")), align=a.text("align"))
+    for key in ("x", "y", "wrap"):
+        if (getattr(style, key) or {}).get("pct", 0) > 100:
+            raise DraftError(f"`{key} {a[key]}` is more than the whole frame; a percentage of the frame is 0% to 100%")
+    source = a["source"]
+    if isinstance(source, InlineCaptions):
+        cues = [captions.TimedText(line.start, line.end, line.text) for line in source.lines]
+        name = "inline captions"
+    else:
+        path = Path(source)
+        name = path.name
+        try:
+            subs = read_subtitles(path, str(path))
+        except SubtitleError as err:  # changed since `check` read it
+            raise DraftError(str(err)) from None
+        cues = [captions.TimedText(c.start, c.end, c.text) for c in subs.cues]
+    mode = captions.SOFT if a.flag("soft") else captions.BURN
+    return captions.add_captions(draft, cues, captions.Caption(mode, style, source=name), offset=ms(a.duration("from"), 0))
+
+
 def _extent(value: Percent | Pixels | None) -> dict[str, float] | None:
     """A text's `wrap`, `x` or `y` as the Draft keeps it: {"pct": 80} of the frame, or {"px": 600}."""
     if value is None:
@@ -432,6 +460,7 @@ _BUILDERS: dict[str, Callable[[Draft, Args, _Sources, str], Draft]] = {
     "grade": _grade,
     "title": _text,
     "text": _text,
+    "captions": _captions,
     "music": _music,
     "audio": _audio,
     "volume": lambda d, a, s, v: _weigh_clips(ops.set_volume(d, percent(a.level("level"))), a, 0),

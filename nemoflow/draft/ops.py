@@ -155,6 +155,8 @@ def splice(draft: Draft, other: Draft, *, in_ms: int = 0, out_ms: int | None = N
         if moved:
             draft = draft.with_segments(tt, [*draft.segments(tt), *moved])
     draft = layers.splice_layers(draft, part, start)
+    if part.m.get("caption_notes"):  # cues the spliced edit left out or cut are still said when this one is exported
+        draft = draft.with_m(caption_notes=[*draft.m.get("caption_notes", []), *part.m["caption_notes"]])
     if "next_tr" in draft.m:
         draft = attrs.evolve(draft, m={k: v for k, v in draft.m.items() if k != "next_tr"})
     return draft

@@ -165,7 +165,7 @@ class Assertion:
     `frame at 5s looks like "g.png" ssim >= 0.97`, `tracks == 1 video + 1 audio`."""
 
     subject: tuple[Item, ...]  # words, and the values between them (`frame at 5s looks like "g.png" ssim`)
-    op: str  # a comparison, "has", "no" or "within"
+    op: str  # a comparison, "has", "no", "within", or "" (`caption "Hello" at 3s`: the last value after words)
     value: Item | None
     span: Span
     more: tuple[Item, ...] = ()  # items after the value (`+ 1 audio`); `+` is a Word named "+"
@@ -191,9 +191,22 @@ class Glob:
 
 
 @attrs.frozen
+class Table(Glob):
+    """`table("shots.csv") key row.sku`: a data table's rows (docs/variants.md); a Glob subclass so code that only
+    walks the path string (formatter, language server) keeps working."""
+
+    key: Ident | None = None  # the column after `key row.`; None: the first column
+    key_var: Ident | None = None  # the `row` of `key row.sku` (must be the loop variable)
+
+    @property
+    def key_var_name(self) -> str:
+        return self.key_var.name if self.key_var else ""
+
+
+@attrs.frozen
 class ForLoop:
     var: Ident
-    iterable: ListLit | Glob | Var
+    iterable: ListLit | Glob | Table | Var
     body: tuple[Statement, ...]
     span: Span
     close: Span

@@ -67,6 +67,8 @@ def _statement(stmt, depth: int, out: list[_Unit]) -> None:
     elif isinstance(stmt, ast.ForLoop):
         it = stmt.iterable
         it_text = f"glob({it.pattern.text})" if isinstance(it, ast.Glob) else _item(it)
+        if isinstance(it, ast.Table):
+            it_text = f"table({it.pattern.text})" + (f" key {stmt.var.name}.{it.key.name}" if it.key else "")
         out.append(_Unit(depth, f"for {stmt.var.name} in {it_text} {{", line, it.span.end_line, "open"))
         for inner in stmt.body:
             _statement(inner, depth + 1, out)
@@ -90,6 +92,8 @@ def _assertion(a: ast.Assertion) -> str:
     subject = " ".join(_item(w) for w in a.subject)
     if a.op in ("has", "no"):
         return f"{a.op} {subject}"
+    if not a.op:  # `caption "Hello" at 3s`
+        return f"{subject} {_item(a.value)}"
     return " ".join([subject, a.op, _item(a.value), *(_item(m) for m in a.more)])
 
 

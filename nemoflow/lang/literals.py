@@ -210,7 +210,7 @@ class Interpolation:
 
 
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "$": "$"}
-_INTERP = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_-]*)(?:\.([A-Za-z_]+))?\s*\}")
+_INTERP = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_-]*)(?:\.([A-Za-z_][A-Za-z0-9_-]*))?\s*\}")  # `.field` or a table column
 _UNICODE = re.compile(r"u\{([0-9A-Fa-f]{1,6})\}|u([0-9A-Fa-f]{4})")
 # Where plain text stops: an escape, a `${`, and in a long string a CR (CRLF line ends count as one LF).
 _SPECIAL = re.compile(r"[\\$]")

@@ -33,7 +33,7 @@ from .literals import LiteralError, read_color, read_quantity, read_ratio, read_
 MAX_RECIPE_BYTES = limits.RECIPE_BYTES.default
 MAX_SYNTAX_ERRORS = limits.SYNTAX_ERRORS.default
 
-_PUNCTUATION = {"NEMO", "INCLUDE", "ENGINE", "PARAM", "MEDIA", "EDIT", "ASK", "EXPORT", "EXPECT", "FOR", "IN", "GLOB",
+_PUNCTUATION = {"NEMO", "INCLUDE", "ENGINE", "PARAM", "MEDIA", "EDIT", "ASK", "EXPORT", "EXPECT", "FOR", "IN", "GLOB", "TABLE", "KEY",
                 "EQUAL", "COLON", "COMMA", "LBRACE", "RBRACE", "LPAR", "RPAR", "LSQB", "RSQB"}
 STATEMENT_KEYWORDS = ("include", "engine", "param", "media", "edit", "ask", "export", "expect", "for")
 
@@ -83,6 +83,33 @@ _UNNESTS = {"RBRACE", "RSQB", "RPAR"}
 _STRINGS = {"STRING", "LONG_STRING"}
 
 
+_WORDY = re.compile(r"[A-Za-z0-9_]")
+_WORD_END = re.compile(r"[A-Za-z0-9_-]*")
+
+
+@lru_cache(maxsize=1)
+def _keyword_types() -> frozenset[str]:
+    """The grammar's keyword terminals (`param`, `media`, `for`, `key` …): its plain-word string terminals."""
+    return frozenset(t.name for t in _lark().terminals if t.pattern.type == "str" and t.pattern.value.isalpha())
+
+
+def _unglued(stream, text: str | None):
+    """A keyword run into the word after it (`paramsize`, `mediab`) is one name, as written, not `param size`.
+
+    The contextual lexer tries only the terminals the parser can take next, so at a statement's start it would
+    match the keyword `param` inside `paramsize` and go on with `size`: a typo would be read as another statement.
+    Where a name may stand, the lexer already reads the whole word, so a glued keyword is always a mistake: it is
+    passed on as the name written, and the parser reports it (with the space as the fix).
+    """
+    for tok in stream:
+        if (text is not None and tok.type in _keyword_types() and tok.end_pos < len(text)
+                and _WORDY.match(text, tok.end_pos)):
+            end = _WORD_END.match(text, tok.end_pos).end()
+            word = text[tok.start_pos:end]
+            tok = Token("NAME", word, tok.start_pos, tok.line, tok.column, tok.line, tok.column + len(word), end)
+        yield tok
+
+
 class BracketNewlines:
     """Postlexer: newlines inside ( ) and [ ] do not end a statement; and the text's limits are counted here."""
 
@@ -90,9 +117,11 @@ class BracketNewlines:
 
     def __init__(self) -> None:
         self.lexing: _Lexing | None = None  # set for the length of one parse (see _parse)
+        self.text: str | None = None  # the text being parsed, to see what follows a keyword
 
     def process(self, stream):
         lexing = self.lexing
+        stream = _unglued(stream, self.text)
         if lexing is None:  # the known-mistake examples: small, counted against nothing
             yield from self._newlines(stream)
             return
@@ -350,11 +379,11 @@ def parse_module(text: str, file: str, budget: limits.Budget | None = None, *, c
 
 def _parse(text: str, lexing: _Lexing | None) -> Tree:
     """One Lark parse, with the postlexer counting for `lexing` (None: count nothing)."""
-    _POSTLEX.lexing = lexing
+    _POSTLEX.lexing, _POSTLEX.text = lexing, text
     try:
         return _lark().parse(text)
     finally:
-        _POSTLEX.lexing = None
+        _POSTLEX.lexing, _POSTLEX.text = None, None
 
 
 _FAKE_HEADER = "nemo 1\n"
@@ -500,7 +529,7 @@ _KNOWN_MISTAKES: dict[str, tuple[str, str, list[str]]] = {
                                  'nemo 1\nexpect a {\nframe at 5s looks like "g.png" ssim >=\n}\n']),
     "assertion_missing_comparison": ("an expect line compares a property with a value",
                                      "write e.g. `duration <= 12s`, `frame at 5s looks like \"golden/5s.png\" ssim >= 0.97`, "
-                                     "`no black frames` or `av sync within 20ms`",
+                                     "`no black frames`, `av sync within 20ms` or `caption \"Hello\" at 3s`",
                                      ["nemo 1\nexpect a {\nduration\n}\n", "nemo 1\nexpect a {\nduration 12s\n}\n",
                                       'nemo 1\nexpect a {\nframe at 5s looks like "g.png"\n}\n',
                                       'nemo 1\nexpect a {\nframe at 5s looks like "g.png" ssim\n}\n']),
@@ -584,7 +613,9 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> tuple[Diag
         return Diagnostic(span, "a recipe must start with the version header `nemo 1`", codes.MISSING_HEADER.id,
                           help="add `nemo 1` as the first line"), True
     if "MEDIA" in expected and tok.type in ("NAME", "INDEXED"):
-        hint = suggestion(tok.value, STATEMENT_KEYWORDS)
+        hint = next((f"did you mean `{k} {tok.value[len(k):]}`? a keyword needs a space after it"
+                     for k in STATEMENT_KEYWORDS if tok.value.startswith(k) and tok.value[len(k):] not in ("", "s")),
+                    None) or suggestion(tok.value, STATEMENT_KEYWORDS)
         return Diagnostic(span, f"unknown statement `{tok.value}`", codes.UNKNOWN_STATEMENT.id,
                           expected=tuple(f"`{k}`" for k in STATEMENT_KEYWORDS),
                           help=hint or "each statement starts with one of the keywords above"), False
@@ -891,10 +922,24 @@ class _Builder:
         it = kids[1]
         if isinstance(it, Tree) and it.data == "glob":
             iterable = ast.Glob(self.value(self._content(it)[0]), self.span(it))
+        elif isinstance(it, Tree) and it.data == "table":
+            iterable = self._table(it)
         else:
             iterable = self.value(it)
         body = tuple(self.statement(t) for t in kids[2:])
         return ast.ForLoop(self.ident(kids[0]), iterable, body, self.span(tree), self._close(tree))
+
+    def _table(self, tree: Tree) -> ast.Table:
+        """`table("f.csv") key row.sku`: the key keeps the column (after the dot) and its span."""
+        kids = self._content(tree)
+        if len(kids) > 1:
+            tok = kids[1]
+            span = self.span(tok)
+            dot = str(tok).index(".")
+            key = ast.Ident(str(tok)[dot + 1:], Span(span.file, span.line, span.column + dot + 1, span.end_line, span.end_column))
+            key_var = ast.Ident(str(tok)[:dot], Span(span.file, span.line, span.column, span.line, span.column + dot))
+            return ast.Table(self.value(kids[0]), self.span(tree), key, key_var)
+        return ast.Table(self.value(kids[0]), self.span(tree))
 
     def ref(self, node) -> ast.Ref:
         tok = node.children[0] if isinstance(node, Tree) else node
@@ -920,7 +965,9 @@ class _Builder:
         if isinstance(kids[0], Token) and kids[0].type in ("HAS", "NO"):
             words = tuple(self.item(t) for t in kids[1:])
             return ast.Assertion(words, kids[0].type.lower(), None, self.span(tree))
-        at = next(i for i, k in enumerate(kids) if isinstance(k, Token) and k.type in ("CMP", "WITHIN"))
+        at = next((i for i, k in enumerate(kids) if isinstance(k, Token) and k.type in ("CMP", "WITHIN")), None)
+        if at is None:  # `caption "Hello" at 3s`: words and values, no comparison (op "")
+            return ast.Assertion(tuple(self.item(t) for t in kids[:-1]), "", self.item(kids[-1]), self.span(tree))
         words = tuple(self.item(t) for t in kids[:at])
         op = "within" if kids[at].type == "WITHIN" else str(kids[at])
         more = tuple(ast.Word("+", self.span(k)) if isinstance(k, Token) and k.type == "PLUS" else self.item(k)

@@ -15,6 +15,7 @@ from ..lang.check.coerce import FRAME_PRESETS
 from ..lang.check.text import expected_text, usage
 from ..lang.literals import KNOWN_UNITS
 from ..lang.parser import STATEMENT_KEYWORDS
+from .columns import column_items
 from .context import Cursor, cursor_at
 from .index import Index
 
@@ -43,6 +44,9 @@ MEDIA_FILES = tuple(f".{e}" for e in sig.MEDIA_EXTENSIONS)
 
 def complete(text: str, line: int, column: int, index: Index, folder: Path) -> list[lsp.CompletionItem]:
     """Items for 0-based `line` and code-point `column` of `text`."""
+    columns = column_items(text, line, column, index, folder)  # `$row.` in a table loop (docs/variants.md)
+    if columns is not None:
+        return columns
     cur = cursor_at(text, line, column)
     if cur.in_string:
         return _paths(cur, folder)

@@ -157,6 +157,10 @@ def _refer(index: Index, stmt, loops: list[ast.ForLoop], lines: list[str]) -> No
     elif isinstance(stmt, ast.ForLoop):
         it = stmt.iterable
         _values(index, [it.pattern if isinstance(it, ast.Glob) else it], loops, lines)
+        key_var = it.key_var if isinstance(it, ast.Table) else None  # `key row.sku`
+        sym = _loop_symbol(index, stmt) if key_var is not None and key_var.name == stmt.var.name else None
+        if sym is not None:
+            index.occurrences.append(Occurrence(sym, key_var.span, False))
         for inner in stmt.body:
             _refer(index, inner, [*loops, stmt], lines)
 
@@ -165,11 +169,12 @@ def _values(index: Index, items, loops: list[ast.ForLoop], lines: list[str]) -> 
     """`$name` and `${name}` inside values, lists included."""
     for item in items:
         if isinstance(item, ast.Var):
-            sym = _value_name(index, item.name, loops)
+            name = item.name.split(".", 1)[0]  # `$row.price`: the loop variable `row`
+            sym = _value_name(index, name, loops)
             if sym is not None:
                 sp = item.span
                 index.occurrences.append(Occurrence(sym, Span(sp.file, sp.line, sp.column + 1, sp.line,
-                                                              sp.column + 1 + len(item.name)), False))
+                                                              sp.column + 1 + len(name)), False))
         elif isinstance(item, ast.ListLit):
             _values(index, item.items, loops, lines)
         elif isinstance(item, ast.StringLit) and item.span.line == item.span.end_line:

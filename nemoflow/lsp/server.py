@@ -79,7 +79,10 @@ class NemoServer(LanguageServer):
         return uri if file == a.file else (from_fs_path(file) or file)
 
     def lines_of(self, file: str, a: Analysis) -> list[str]:
-        return (a.text if file == a.file else a.texts.get(file, "")).split("\n")
+        text = a.text if file == a.file else a.texts.get(file)
+        if text is None:  # a table's cell (docs/variants.md): its file, read for the position of the cell
+            text = self.tools.read_disk(Path(file)) or ""
+        return text.split("\n")
 
     def to_range(self, span: Span, lines: list[str]) -> lsp.Range:
         start = lsp.Position(line=max(span.line - 1, 0), character=max(span.column - 1, 0))
@@ -141,7 +144,10 @@ class NemoServer(LanguageServer):
         if span.file != a.file:  # in an included file: shown at the include that brings it in
             related.insert(0, lsp.DiagnosticRelatedInformation(location=self.location(span, a, uri), message=d.message))
             message = f"in {os.path.basename(span.file)}:{span.line}: {message}"
-            span = _include_span(a, span.file)
+            # a table's cell (docs/variants.md) is shown where the recipe uses it; an included file at its include
+            cell = not any(m.file == span.file for m in a.modules)
+            span = (next((r.span for r in d.related if r.span.file == a.file), None) if cell else None) \
+                or _include_span(a, span.file)
         severity = lsp.DiagnosticSeverity.Error if d.is_error else lsp.DiagnosticSeverity.Warning
         return lsp.Diagnostic(range=self.to_range(span, lines), message=message, severity=severity, code=d.code,
                               source="nemoflow", related_information=related or None)

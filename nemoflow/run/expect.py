@@ -52,8 +52,10 @@ class ExpectOptions:
 class Measured:
     """One rendered file, measured on demand: each measurement runs at most once, whatever the checks ask."""
 
-    def __init__(self, path: Path, checks: tuple[Check, ...], options: ExpectOptions, name: str) -> None:
+    def __init__(self, path: Path, checks: tuple[Check, ...], options: ExpectOptions, name: str,
+                 captions: dict[str, Any] | None = None) -> None:
         self.path = path
+        self.captions = captions or {}  # the export's burned captions: its ASS script and cues (engines/local/export.py)
         self.checks = checks
         self.options = options
         self.name = name  # the expect step's id, for artifact file names
@@ -355,6 +357,51 @@ def _tracks(m: Measured, check: Check) -> CheckResult:
     return CheckResult(check, ok, actual or "no streams", f"tracks {check.op} {want}")
 
 
+def _caption(m: Measured, check: Check) -> CheckResult:
+    """`caption "Hello" at 3s` / `no caption at 3s`: soft captions read from the file's subtitle stream, burned ones
+    measured on the frame shown at 3s against the export's own ASS script drawn alone (media/caption_check.py)."""
+    from ..media.caption_check import burned_shown, soft_cues
+
+    want, at_ms = check.value.text, int(check.value.at_ms)
+    at = at_ms / 1000
+    expected = f"{'no caption' if want is None else f'caption {want!r}'} on screen at {_secs(at)}"
+    norm = lambda text: " ".join(str(text).split())  # noqa: E731  (a wrapped or multi-line cue reads as one line)
+    on_screen: list[str] = []
+    for start, end, text in soft_cues(m.path) or ():
+        if start <= at_ms < end:
+            on_screen.append(text)
+    burned = m.captions.get("cues") or []
+    drawn = [text for start, end, text in burned if start <= at_ms < end]
+    artifacts: tuple[Path, ...] = ()
+    if want is not None and norm(want) in {norm(t) for t in drawn} and norm(want) not in {norm(t) for t in on_screen}:
+        if not Path(m.captions.get("ass", "")).is_file():
+            return CheckResult(check, False, "the export's caption script is no longer in the cache, so the frame cannot be "
+                                             "measured; render the export again (`nemoflow run --force 'export.*'`)", expected)
+        shown = burned_shown(m.path, Path(m.captions["ass"]), at, float(m.captions.get("fps") or m.fact("fps") or 30),
+                             m.scratch())
+        if shown is None:
+            return CheckResult(check, False, f"no frame at {_secs(at)}: the file is {_secs(float(m.fact('duration') or 0))} "
+                                             "long", expected)
+        if not shown.ok:
+            saved = m.artifact(check, "frame", at=at)
+            return CheckResult(check, False, f"the export burns {want!r} in at {_secs(at)}, but the frame at "
+                                             f"{_secs(shown.frame_time)} shows only {shown.matched:.0%} of its pixels",
+                               expected, (saved,) if saved else ())
+        on_screen.append(want)
+    else:
+        on_screen += drawn
+    texts = [norm(t) for t in on_screen]
+    # an MP4's overlapping cues are one cue of all their lines (media/captions.flattened): any run of whole lines counts
+    runs = {norm(" ".join(lines[i:j])) for t in on_screen for lines in [str(t).split("\n")]
+            for i in range(len(lines)) for j in range(i + 1, len(lines) + 1)}
+    ok = not texts if want is None else norm(want) in texts or norm(want) in runs
+    actual = "no caption" if not texts else " and ".join(repr(t) for t in texts)
+    if not ok and want is not None and m.options.artifacts is not None:
+        saved = m.artifact(check, "frame", at=at)
+        artifacts = (saved,) if saved else ()
+    return CheckResult(check, ok, f"{actual} at {_secs(at)}", expected, artifacts)
+
+
 MEASURES: dict[CheckKind, Callable[[Measured, Check], CheckResult]] = {
     CheckKind.PROPERTY: _property,
     CheckKind.PRESENCE: _presence,
@@ -364,6 +411,7 @@ MEASURES: dict[CheckKind, Callable[[Measured, Check], CheckResult]] = {
     CheckKind.NO_SILENCE: _runs,
     CheckKind.AV_SYNC: _av_sync,
     CheckKind.TRACKS: _tracks,
+    CheckKind.CAPTION: _caption,
 }
 """Every kind of check and how it is measured (a test checks every CheckKind is here)."""
 
@@ -379,15 +427,16 @@ def _rel(path: Path) -> str:
 
 
 def evaluate(path: Path, checks: tuple[Check, ...], *, options: ExpectOptions | None = None,
-             name: str = "expect") -> list[CheckResult]:
-    """Every check against the file at `path` (which must exist), in the order written."""
+             name: str = "expect", captions: dict[str, Any] | None = None) -> list[CheckResult]:
+    """Every check against the file at `path` (which must exist), in the order written; `captions`: what the export's
+    result says of its burned captions (for `caption … at`)."""
     options = options or ExpectOptions()
     if options.artifacts is not None and options.artifacts.is_dir():  # pictures of this step's earlier failures are stale now
         mine = re.compile(re.escape(_safe(name)) + r"-\d+-.*\.png")
         for old in options.artifacts.glob("*.png"):
             if mine.fullmatch(old.name):
                 old.unlink(missing_ok=True)
-    measured = Measured(path, checks, options, name)
+    measured = Measured(path, checks, options, name, captions)
     try:
         return [MEASURES[check.kind](measured, check) for check in checks]
     finally:

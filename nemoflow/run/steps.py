@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from ..core.model import AskSpec, ExpectSpec, ExportSpec, MediaSource, MediaSpec, Recipe, Step, StepKind
+from ..core.model import AskSpec, CheckKind, ExpectSpec, ExportSpec, MediaSource, MediaSpec, Recipe, Step, StepKind
 from ..draft.build import build_edit, media_clip_draft
 from ..draft.media import MediaEntry
 from ..draft.model import VIDEO, Draft
@@ -233,7 +233,8 @@ def run_expect(steps: Steps, step: Step[ExpectSpec]) -> Outcome:
     if not path.is_file():
         raise ChecksFailed(f"{step.id}: {os.path.relpath(path)} does not exist, so nothing could be checked")
     checks = []
-    for res in evaluate(path, spec.checks, options=steps.expect, name=step.id):
+    burned = (steps.cached(target.id) or {}).get("captions") if any(c.kind == CheckKind.CAPTION for c in spec.checks) else None
+    for res in evaluate(path, spec.checks, options=steps.expect, name=step.id, captions=burned):
         item = {"check": res.check.text, "ok": res.ok, "expected": res.expected, "actual": res.actual,
                 "file": res.check.span.file, "line": res.check.span.line}
         if res.artifacts:

@@ -213,11 +213,14 @@ def picture_only(draft: Draft) -> Draft:
     """The slice as far as its picture depends on it: no sound track, no clip levels, no loudness, no name, and only
     the media it shows (so a new music bed or a louder clip re-renders no segment)."""
     def quiet(seg):
-        return attrs.evolve(seg, m={k: v for k, v in seg.m.items() if k not in _SOUND_KEYS})
+        m = {k: v for k, v in seg.m.items() if k not in _SOUND_KEYS}
+        if isinstance(m.get("caption"), dict):  # a cue's number and file name only label messages: not its picture
+            m["caption"] = {k: v for k, v in m["caption"].items() if k not in ("cue", "source")}
+        return attrs.evolve(seg, m=m)
 
     tracks = [attrs.evolve(tr, sg=tuple(quiet(s) for s in tr.sg)) for tr in draft.t if tr.tt != AUDIO]
     used = {s.m["src"] for tr in tracks if tr.tt == VIDEO for s in tr.sg}
-    m = {k: v for k, v in draft.m.items() if k not in ("loudness", "name", "output", "next_tr")}
+    m = {k: v for k, v in draft.m.items() if k not in ("loudness", "name", "output", "next_tr", "caption_notes")}
     m["media"] = {k: v for k, v in draft.media.items() if k in used}
     return attrs.evolve(draft, t=tuple(tracks), m=m)
 
@@ -231,8 +234,8 @@ def _files_read(draft: Draft) -> list[Any]:
     for tr in draft.t:
         for seg in tr.sg:
             paths |= {e["lut"] for e in seg.m.get("fx", []) if e.get("lut")}
-            font = (seg.m.get("style") or {}).get("font")
-            if font and tr.tt == TEXT:
+            font = (seg.m.get("style") or {}).get("font") or ((seg.m.get("caption") or {}).get("style") or {}).get("font")
+            if font and tr.tt == TEXT:  # a title's, or a caption's (media/captions.py)
                 paths.add(font)
     for p in sorted(paths):
         try:

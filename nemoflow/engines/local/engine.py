@@ -142,6 +142,7 @@ class LocalEngine(Engine):
                        on_progress=ffmpeg_progress(report, length_ms / 1000, phase))
 
     def render(self, step: Step[ExportSpec], draft: Draft, output: Output, report: Reporter) -> RenderResult:
+        from ...media.captions import burned_for_preview
         from .chunked import SplitSettings
         from .export import export
         from .proxy import Proxy, proxied
@@ -150,5 +151,6 @@ class LocalEngine(Engine):
         if proxy is not None:  # `nemoflow preview`: small, fast, from small copies of big sources (proxy.py)
             output = proxy.output(output)
             draft = proxied(draft, proxy, self.cache_dir, report, what=step.id, digest_of=self.context.digest_of)
+            draft = burned_for_preview(draft)  # a browser shows no subtitle stream: soft captions drawn in
         done = export(step, draft, output, report, self.cache_dir, split=SplitSettings.from_options(self.context.options))
         return RenderResult(done.path, done.to_json(), done.summary())

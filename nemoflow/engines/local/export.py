@@ -20,12 +20,14 @@ import attrs
 from ...core import units
 from ...core.model import ExportSpec, Step
 from ...draft import mix
+from ...draft.captions import caption_notes
 from ...draft.layers import has_layers
 from ...draft.media import MediaEntry, MediaKind
 from ...draft.model import AUDIO, TEXT, VIDEO, Draft
 from ...draft.output import Output
 from ...draft.transitions import transition_notes
 from ...errors import DraftError
+from ...media import captions as subs
 from ...media import loudness as _loudness
 from ...media import workdir
 from ...media.encode import audio_args
@@ -33,6 +35,7 @@ from ...media.ffmpeg import atomic_output, ffmpeg_version, run_ffmpeg
 from ...media.timing import exact_rate, first_source_frame, frame_index
 from ..base import Message, Reporter, ffmpeg_progress
 from . import chunked
+from .captions import script_file
 from .channels import stereo_filters, track_notes
 from .chunked import SplitSettings
 from .graph import build_command, detect_command, late_start
@@ -47,6 +50,7 @@ class ExportResult:
     duration: float
     output: Output
     detail: str = ""
+    captions: dict[str, Any] = attrs.field(factory=dict)  # burned: the ASS script and cues (`expect caption`); soft: count
 
     def summary(self) -> str:
         how = f"smart cut: {self.detail}" if self.method == "smartcut" else f"{self.output.codec}, {self.output.quality}"
@@ -55,7 +59,8 @@ class ExportResult:
         return f"{self.duration:.1f}s at {self.output.width}x{self.output.height}, {how}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"method": self.method, "duration": self.duration, "detail": self.detail, "output": self.output.to_json()}
+        out = {"method": self.method, "duration": self.duration, "detail": self.detail, "output": self.output.to_json()}
+        return {**out, "captions": self.captions} if self.captions else out
 
 
 def export(step: Step[ExportSpec], draft: Draft, out: Output, report: Reporter, cache_dir: Path,
@@ -69,6 +74,8 @@ def export(step: Step[ExportSpec], draft: Draft, out: Output, report: Reporter, 
     """
     dest = step.spec.path
     work_root = dest.parent
+    if subs.cues(draft, out.fps, subs.SOFT):  # a subtitle stream: the picture made without them, then muxed
+        return _with_soft_captions(step, draft, out, report, cache_dir, split)
     # the checker's E371, for a Draft whose target it could not see (one an `ask` returned)
     if draft.m.get("loudness") and out.has_audio and abs(out.volume - 100) > 1e-6:
         raise DraftError(f"{step.id}: the export's master `volume` would move the programme off the `loudness` "
@@ -78,10 +85,12 @@ def export(step: Step[ExportSpec], draft: Draft, out: Output, report: Reporter, 
             report.message(Message.NOTE, line)
     for kind, line in rate_notes(step, draft, out):  # a variable-rate source: which rate the output has, and why
         report.message(kind, line)
-    for line in text_notes(draft, out.width, out.height):  # text wider than the frame: wrapped to it, and said so
+    for line in text_notes(subs.without_captions(draft), out.width, out.height):  # too wide: wrapped, and said so
         report.message(Message.WARNING, line)
     for line in transition_notes(draft):  # a transition longer than half a clip: shortened to that, and said so
         report.message(Message.WARNING, line)
+    for line in caption_notes(draft):  # cues left out or cut at the end of the timeline they were put on
+        report.message(Message.NOTE, line)
     workdir.reap(work_root)
     _remove_legacy_work_dirs(dest)
     pieces = _smartcut_pieces(draft, out)
@@ -106,14 +115,46 @@ def export(step: Step[ExportSpec], draft: Draft, out: Output, report: Reporter, 
                                     stabilize=lambda piece: _stabilize(step, piece, report, cache_dir),
                                     loudness=level.filters if level else ())
         detail = ", ".join(x for x in (done.detail(), _loudness_detail(level)) if x)
-        return ExportResult(step.id, dest, "render", draft.d / 1000, out, detail)
+        return _with_burned(ExportResult(step.id, dest, "render", draft.d / 1000, out, detail), draft, cache_dir)
     with atomic_output(dest) as tmp, workdir.work_dir(work_root, "render") as work:
         cmd = build_command(draft, out, tmp, what=step.id, cache_dir=cache_dir, transforms=transforms, work=work,
                             loudness=level.filters if level else ())
         if os.environ.get("NEMOFLOW_DEBUG"):
             print("ffmpeg " + " ".join(cmd.args), flush=True)
         run_ffmpeg(cmd.args, what=step.id, on_progress=ffmpeg_progress(report, cmd.duration, "render"))
-    return ExportResult(step.id, dest, "render", cmd.duration, out, _loudness_detail(level))
+    return _with_burned(ExportResult(step.id, dest, "render", cmd.duration, out, _loudness_detail(level)), draft, cache_dir)
+
+
+def _with_soft_captions(step: Step[ExportSpec], draft: Draft, out: Output, report: Reporter, cache_dir: Path,
+                        split: SplitSettings | None) -> ExportResult:
+    """Soft captions: the export made without them (by any path: smart cut, graph, segments) into a work file, then
+    the cues added as a subtitle stream by stream copy, into the destination atomically (media/captions.py)."""
+    dest = step.spec.path
+    subs.check_soft(out, step.id)
+    if out.container == "webm":
+        subs.check_sidecar(dest.with_suffix(".vtt"))
+    soft = subs.cues(draft, out.fps, subs.SOFT)
+    with workdir.work_dir(dest.parent, "captions") as work:
+        picture = work / f"picture{dest.suffix}"
+        made = export(attrs.evolve(step, spec=attrs.evolve(step.spec, path=picture)),
+                      subs.without_captions(draft, subs.SOFT), out, report, cache_dir, split)
+        subs.deliver_soft(picture, soft, dest, out.container, work, step.id)
+    said = f"{len(soft)} soft caption{'s' if len(soft) != 1 else ''}"
+    return attrs.evolve(made, path=dest, detail=", ".join(x for x in (made.detail, said) if x),
+                        captions={**made.captions, "soft": len(soft)})
+
+
+def _with_burned(done: ExportResult, draft: Draft, cache_dir: Path) -> ExportResult:
+    """The result with what `expect caption` needs of burned captions (the export's whole ASS script, kept in the
+    cache, and its cues) and their count in the summary."""
+    out = done.output
+    path = script_file(draft, out, cache_dir)
+    if path is None:
+        return done
+    burned = subs.cues(draft, out.fps, subs.BURN)
+    said = f"{len(burned)} caption{'s' if len(burned) != 1 else ''} burned in"
+    return attrs.evolve(done, detail=", ".join(x for x in (done.detail, said) if x),
+                        captions={"ass": str(path), "fps": out.fps, "cues": [c.to_json() for c in burned]})
 
 
 def _remove_legacy_work_dirs(dest: Path) -> None:

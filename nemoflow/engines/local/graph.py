@@ -21,12 +21,13 @@ from ...draft import mix
 from ...draft.media import MediaEntry
 from ...draft.model import AUDIO, TEXT, VIDEO, Draft, Segment
 from ...draft.output import Output
+from ...media.captions import is_caption
 from ...media.encode import audio_args, container_args, picture_filters, video_args
 from ...media.escape import lavfi_number
 from ...media.sources import input_args, svg_raster
 from ...media.sources import seconds as _s
 from ...media.timing import exact_rate, first_source_frame, frame_index, rate_text
-from . import layers, motion, stabilize
+from . import captions, layers, motion, stabilize
 from .channels import atempo_chain, audio_source, stereo_filters
 from .effects import effect_filters
 from .grade import color_filters
@@ -298,13 +299,14 @@ def build_command(draft: Draft, out: Output, dest: Path, *, what: str, cache_dir
     v_acc, layer_sounds = layers.composite(g, draft, v_acc, out)
     if a_acc is not None and layer_sounds:
         a_acc = layers.mix(g, a_acc, layer_sounds)
-    texts = [s.to_json() for s in draft.segments(TEXT)]
+    texts = [s.to_json() for s in draft.segments(TEXT) if not is_caption(s)]  # captions: one filter, below
     # round(duration x fps): exactly this many frames, and sound as long; an edit shorter than half a frame: one
     frames = max(1, frame_index(total, rate))
     # the picture is capped here, in the graph: an output-level `-frames:v` closes the file with the last frame and
     # drops sound still queued behind it (av-findings F4); `-t` below ends the sound at the same instant
+    burn = captions.burn_filter(draft, out, cache_dir) if not (programme_audio or stand_in) else None  # picture only
     v_out = g.chain(v_acc, [*(text_filter(t, out.width, out.height, work=work, index=i) for i, t in enumerate(texts)),
-                            f"trim=end_frame={frames}"], "vt")
+                            *([burn] if burn else []), f"trim=end_frame={frames}"], "vt")
     if out.container == "gif" and not programme_audio:  # one palette for the whole animation, in the same graph
         gif = g.label("gif")
         for statement in picture_filters(out, v_out, gif):

@@ -29,7 +29,7 @@ from ...draft.output import Output
 from ..base import DraftResult, Engine, EngineContext, MediaResult, Memo, RenderResult, Reporter, Resource, Resources, Timeline
 from .client import NemoClient
 from .drafts import ServiceDraft
-from .renders import Renders
+from .renders import BURNED_IN_CLOUD, BURNED_IN_CLOUD_HELP, Renders
 from .service import Service
 from .sessions import Sessions
 from .settings import NemoSettings
@@ -96,6 +96,9 @@ class NemoEngine(Engine):
                                   f"`track {op.args['track']}` cannot be applied there", codes.NOT_ON_SERVICE.id,
                                   help="leave `track` out (the service decides which track it plays), or run this recipe on the "
                                        "local engine (`--engine local`)")
+            if op.verb == "captions" and not op.args.get("soft"):  # renders.py says why: BURNED_IN_CLOUD
+                return Diagnostic(op.span, f"burned captions on the NemoVideo service: {BURNED_IN_CLOUD}",
+                                  codes.NOT_ON_SERVICE.id, help=BURNED_IN_CLOUD_HELP)
             look = op.args.get("look") if op.verb == "grade" else None
             if isinstance(look, Mapping) and "lut" in look:
                 return Diagnostic(op.span, f"the LUT file {look['lut']} is on this machine; the NemoVideo service cannot read it "

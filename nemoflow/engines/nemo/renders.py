@@ -18,11 +18,14 @@ from typing import Any
 import attrs
 
 from ...core.model import ExportSpec, Step
+from ...draft.captions import caption_notes
 from ...draft.model import Draft
 from ...draft.output import Output
 from ...draft.schema import checked
 from ...draft.transitions import transition_notes
-from ...errors import NemoflowError, RenderError
+from ...errors import DraftError, NemoflowError, RenderError
+from ...media import captions as subs
+from ...media import workdir
 from ...media.ffmpeg import atomic_output
 from ..base import EngineContext, Message, RenderResult, Reporter, bytes_progress
 from . import contract
@@ -46,6 +49,9 @@ class Renders:
     def render(self, step: Step[ExportSpec], base: Draft | ServiceDraft, out: Output, report: Reporter) -> RenderResult:
         """Render in the cloud: nemoflow's Draft with the service's media references, or the service's own draft untouched."""
         spec = step.spec
+        soft: tuple[subs.Cue, ...] = ()
+        if isinstance(base, Draft):  # captions never go to the service: soft ones are muxed here after the download
+            base, soft = _captions(step, base, out)
         slot = self.sessions.slot_of(spec.base.id)  # an ask's draft lives in its session; an edit's media were uploaded there
         if isinstance(base, ServiceDraft):
             sent = base.with_canvas(out.width, out.height, out.fps)  # the size asked for: the only field nemoflow adds
@@ -58,6 +64,8 @@ class Renders:
             out = attrs.evolve(out, volume=100.0)  # already in the levels: not applied again when delivering
             for line in transition_notes(base):  # said at export, as the local engine says them
                 report.message(Message.WARNING, line)
+            for line in caption_notes(base):
+                report.message(Message.NOTE, line)
 
             def body(sid: str) -> dict[str, Any]:
                 return self.uploads.for_session(draft, sid, report)[0].to_json()
@@ -80,7 +88,13 @@ class Renders:
         self.service.client.download(status["url"], part, bytes_progress(report, "download"))
         ledger.update_render(rid, status="completed", url=status["url"])
         got = _probe(part, step.id)
-        converted = self._deliver(step, part, spec.path, out)
+        if soft:  # the download made the picture and sound; the cues added as a subtitle stream by stream copy
+            with workdir.work_dir(spec.path.parent, "captions") as work:
+                picture = work / f"picture{spec.path.suffix}"
+                converted = self._deliver(step, part, picture, out)
+                subs.deliver_soft(picture, soft, spec.path, out.container, work, step.id)
+        else:
+            converted = self._deliver(step, part, spec.path, out)
         ledger.update_render(rid, status="saved", t=time.time())
         video = got.video
         size = (video.width, video.height) if video is not None else (0, 0)
@@ -93,6 +107,8 @@ class Renders:
         how = f"cloud render {rid}" + (", resumed" if resumed else "")
         if converted:
             how += f", converted here to {out.container}/{out.codec}"
+        if soft:
+            how += f", {len(soft)} soft caption{'s' if len(soft) != 1 else ''} added here"
         result = {"method": "cloud", "render": rid, "duration": seconds, "converted": converted,
                   "output": {"width": out.width, "height": out.height, "fps": out.fps, "container": out.container, "codec": out.codec},
                   "rendered": {"width": size[0], "height": size[1], "duration": seconds}}
@@ -188,6 +204,27 @@ class Renders:
                 except OSError:  # another file system
                     shutil.move(str(part), str(tmp))
         return bool(convert)
+
+
+BURNED_IN_CLOUD = ("the NemoVideo service draws its own text and cannot be given nemoflow's captions; burning them in here "
+                   "after the download would decode and re-encode the whole cloud render on this machine (a second lossy "
+                   "encode, and the local work the cloud render was meant to save), so nemoflow refuses instead")
+BURNED_IN_CLOUD_HELP = ("make them `soft` (a subtitle stream added to the downloaded file without re-encoding), or run this "
+                        "recipe on the local engine (`--engine local`), which burns them in while it renders")
+
+
+def _captions(step: Step, draft: Draft, out: Output) -> tuple[Draft, tuple[subs.Cue, ...]]:
+    """The draft the service renders (no captions) and the soft cues to add after the download; burned ones refused."""
+    burned = subs.cues(draft, out.fps, subs.BURN)
+    if burned:
+        raise DraftError(f"{step.id}: {len(burned)} burned caption{'s' if len(burned) != 1 else ''} (the first "
+                         f"{burned[0].text[:40]!r} at {burned[0].start / 1000:g}s): {BURNED_IN_CLOUD}; {BURNED_IN_CLOUD_HELP}")
+    soft = subs.cues(draft, out.fps, subs.SOFT)
+    if soft:
+        subs.check_soft(out, step.id)
+        if out.container == "webm":
+            subs.check_sidecar(step.spec.path.with_suffix(".vtt"))
+    return subs.without_captions(draft), soft
 
 
 def _probe(path: Path, step_id: str):

@@ -119,6 +119,7 @@ def _run_text(st: State, text: str, file: str, base_dir: Path) -> Recipe:
         warnings=tuple(limits.capped(sorted(st.diags, key=sort_key))),
         engine=engine.name.name if engine is not None else None,
         engine_span=engine.span if engine is not None else None,
+        tables=tuple(st.tables),
     )
 
 

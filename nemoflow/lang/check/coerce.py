@@ -28,6 +28,7 @@ from ...core.values import (
     kind_of,
 )
 from .. import ast
+from . import cells
 from .refs import reference
 from .state import FAIL, Instance, State
 from .text import describe, describe_item, expected_text, unit_hint
@@ -60,6 +61,12 @@ def _font_file(st: State, item, name: str, inst: Instance):
 
 
 def _coerce(st: State, item, spec, inst: Instance, slot: sig.Slot, what: str):
+    if spec == "captions":  # a subtitle file or an inline list (lang/check/captions.py)
+        from .captions import captions_source
+
+        return captions_source(st, item, inst, slot, what)
+    if isinstance(item, ast.Var) and cells.is_cell(item) and spec not in ("media", "draft", "source"):
+        return _cell(st, item, spec, inst, slot, what)
     if isinstance(spec, tuple):
         return _enum(st, item, spec, inst, what)
     if spec in ("media", "draft", "source"):
@@ -113,6 +120,19 @@ def _coerce(st: State, item, spec, inst: Instance, slot: sig.Slot, what: str):
         if fits_kind(value, kind):
             return _bounded(st, value, slot, item, what)
     return _mismatch(st, item, expected_text(kinds), what, inst, value)
+
+
+def _cell(st: State, var: ast.Var, spec, inst: Instance, slot: sig.Slot, what: str):
+    """`$row.column`: the cell read as this slot wants it, and checked as if written here; what goes wrong is
+    reported at the cell (docs/variants.md)."""
+    kinds = ("string",) if isinstance(spec, tuple) or spec == "look" else (("path",) if spec == "path" else tuple(spec.split("|")))
+    before = len(st.diags)
+    item = cells.item_for(st, var, inst.env, kinds)
+    if item is FAIL:
+        return FAIL
+    value = _coerce(st, item, spec, inst, slot, what)
+    cells.note_use(st, before, item.span, var.span)
+    return value
 
 
 def _bounded(st: State, value, slot: sig.Slot, item, what: str):

@@ -18,6 +18,7 @@ from ...core import codes, limits
 from ...core.diagnostics import Related, Span
 from ...core.model import StepKind
 from .. import ast
+from . import cells
 from .state import FAIL, Binding, Instance, State
 from .text import describe
 from .values import param_value, plain_value, string_value
@@ -76,7 +77,7 @@ def _declare_loop(st: State, loop: ast.ForLoop, index, env, loops, base_dir) -> 
         return
     if not any(v is loop.var for v in st.loop_vars):
         st.loop_vars.append(loop.var)
-    items = _iterate(st, loop, env, base_dir)
+    items = _iterate(st, loop, env, base_dir, index)
     if items is None:
         return
     keys_seen: dict[str, Span] = {}
@@ -145,10 +146,12 @@ def _first_files(pattern: str, most: int) -> list[str]:
     return found
 
 
-def _iterate(st: State, loop: ast.ForLoop, env, base_dir) -> list[tuple[str, Binding]] | None:
+def _iterate(st: State, loop: ast.ForLoop, env, base_dir, index: tuple[str, ...]) -> list[tuple[str, Binding]] | None:
     """A loop's items as (key, binding) pairs; None (reported) if the loop cannot be expanded."""
     var = loop.var.name
     it = loop.iterable
+    if isinstance(it, ast.Table):  # before Glob, which it extends
+        return cells.rows(st, it, var, base_dir, env, index, loop.body)
     if isinstance(it, ast.Glob):
         pattern = string_value(st, it.pattern, env)
         if pattern is None:

@@ -14,6 +14,7 @@ from ...core import signatures as sig
 from ...core.diagnostics import Span, suggestion
 from ...core.values import NAMED_COLORS
 from .. import ast
+from . import cells
 from .coerce import FRAME_PRESETS, coerce, fits_kind
 from .state import FAIL, Instance, State
 from .text import describe_item, end_of, example, expected_text, short, slot_text, usage
@@ -119,6 +120,8 @@ def match_clause(st: State, signature: sig.Signature, items, inst: Instance, cla
 
 def _fits(st: State, item, spec, inst: Instance) -> bool:
     """Whether item could fill an optional positional slot (no diagnostics)."""
+    if isinstance(item, ast.Var) and cells.is_cell(item):  # `$row.look`: by the cell's value (docs/variants.md)
+        return cells.fits(item, inst.env, spec)
     if isinstance(spec, tuple):
         if isinstance(item, ast.Var):
             # A text value goes to the enum slot, which explains a value outside its choices.

@@ -40,6 +40,7 @@ from ...core.outputs import machine_specific
 from ...core.sniff import describe_type, misnamed, sniff_file
 from ...core.values import Duration, Resolution
 from .. import ast
+from . import captions, cells
 from .coerce import coerce
 from .match import match_clause, signature_of
 from .refs import lookup, reference
@@ -70,6 +71,11 @@ def _media(st: State, inst: Instance) -> None:
     clause = stmt.source
     head = clause.items[0]
     spec = None
+    used, before = head.span, len(st.diags)
+    if isinstance(head, ast.Var) and cells.is_cell(head):  # `media clip = $row.file`: errors at the cell
+        head = cells.item_for(st, head, inst.env, ("path",))
+        if head is FAIL:
+            return
     if isinstance(head, (ast.StringLit, ast.Var)):
         text = string_value(st, head, inst.env) if isinstance(head, ast.StringLit) else param_value(st, head, inst.env)
         if text is None or text is FAIL:
@@ -82,6 +88,7 @@ def _media(st: State, inst: Instance) -> None:
                      help="options such as in/out points go on the `video` line of an edit")
             return
         spec = _media_location(st, text, head.span, inst)
+        cells.note_use(st, before, head.span, used)
     elif isinstance(head, ast.Word):
         signature = sig.GENERATORS.get(head.name)
         if signature is None:
@@ -221,6 +228,8 @@ def _op_rules(st: State, verb: str, args: dict, clause: ast.Clause, inst: Instan
                  help="give `at` (a time on the timeline) or `fit` (with the clip before this line), not both")
         return False
     if verb == "kenburns" and not _kenburns_rules(st, args, clause):
+        return False
+    if verb == "captions" and not captions.caption_rules(st, args, clause):
         return False
     length = args.get("duration")
     if verb == "transition" and isinstance(length, Duration) and length.seconds > sig.TRANSITION_MAX_S:
@@ -612,6 +621,8 @@ def _assertion(st: State, a: ast.Assertion, inst: Instance) -> Check | None:
                      help=suggestion(what, sig.EXPECT_HAS))
             return None
         return Check(what, CheckOp.HAS_NO if negated else CheckOp.HAS, None, _assert_text(st, a), text_span, CheckKind.PRESENCE)
+    if captions.is_caption_check(a):  # `caption "Hello" at 3s`, `no caption at 3s`
+        return captions.caption_check(st, a, inst, _assert_text)
     if a.op in _FORMS:
         return _FORMS[a.op](st, a, inst)
     if a.subject and isinstance(a.subject[0], ast.Word) and a.subject[0].name == "frame" and len(a.subject) > 1:

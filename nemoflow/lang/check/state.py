@@ -16,7 +16,7 @@ import attrs
 
 from ...core import codes, limits
 from ...core.diagnostics import Diagnostic, Related, Sources, Span
-from ...core.model import ParamValue, Step, StepKind, label, step_id
+from ...core.model import ParamValue, Step, StepKind, TableRows, label, step_id
 from ...core.outputs import OutputPolicy
 from .. import ast
 
@@ -120,6 +120,7 @@ class State:
     glob_media: dict[str, Instance] = attrs.field(factory=dict)  # the implicit media of glob loops, by step id
     order: dict[str, int] = attrs.field(factory=dict)  # step id -> declaration order (whole.source_order)
     loop_vars: list[ast.Ident] = attrs.field(factory=list)  # every loop variable, to catch one hiding a step
+    tables: list[TableRows] = attrs.field(factory=list)  # table loops' rows (cells.rows), for plan's summary
 
     # -- refs.lookup: each name's instances by loop index, built on first use (declarations are complete by then) --
     by_index: dict[str, dict[tuple[str, ...], list[Instance]]] = attrs.field(factory=dict)

@@ -55,6 +55,8 @@ def expected_text(spec) -> str:
         return "a path in quotes"
     if spec == "look":
         return "a look name or a .cube file"
+    if spec == "captions":
+        return 'an .srt/.vtt file in quotes or a list of `[START, END, "text"]` lines'
     names = []
     for kind in (spec if isinstance(spec, list) else spec.split("|")):
         if kind == "frame":
@@ -74,7 +76,7 @@ _EXAMPLES = {"duration": "2s", "percent": "35%", "resolution": "1080p", "aspect"
              "string": '"Hello"', "number": "1", "int": "20", "filesize": "50MB", "bitrate": "8Mbps",
              "frequency": "440hz", "fps": "30fps", "pixels": "48px", "factor": "2x", "media": "clip",
              "draft": "cut", "source": "clip", "look": '"warm"', "path": '"out/final.mp4"', "bool": "true",
-             "loudness": "-14 LUFS", "truepeak": "-1 dBTP"}
+             "loudness": "-14 LUFS", "truepeak": "-1 dBTP", "captions": '"talk.srt"'}
 
 
 def example(spec) -> str:

@@ -13,15 +13,22 @@ from ...core import codes
 from ...core.diagnostics import Span, did_you_mean, suggestion
 from .. import ast
 from ..literals import Interpolation
+from . import cells
 from .state import FAIL, State
 
 
 def param_value(st: State, var: ast.Var, env):
     """The value of `$name`: a loop variable, else a param (marked used), else FAIL (reported)."""
+    if cells.is_cell(var):  # `$row.price`
+        return cells.natural(st, var, env)
     binding = env.get(var.name)
     if binding is not None:
         if binding.kind == "media":
             return str(binding.value)
+        if binding.kind == "row":
+            st.error(var.span, f"`${var.name}` is a whole table row", codes.UNKNOWN_COLUMN,
+                     help=f"read one of its cells: `${var.name}.COLUMN` (`${{{var.name}}}` in text gives the row's key)")
+            return FAIL
         return binding.value
     if var.name in st.params:
         st.used_params.add(var.name)
@@ -69,6 +76,11 @@ def _interpolate(st: State, part: Interpolation, lit: ast.StringLit, env) -> str
         st.error(span, f"unknown name `{part.name}` in `${{…}}`", codes.UNKNOWN_INTERPOLATION,
                  help=f"did you mean `${{{best}}}`?" if best else "`${…}` takes a param or a loop variable")
         return None
+    if binding is not None and binding.kind == "row":  # `${row}`: the row's key; `${row.title}`: a cell as text
+        if part.attr is None:
+            return binding.key
+        found = cells.cell_named(st, part.name, part.attr, span, env)
+        return None if found is None else found.text
     if part.attr is None:
         if binding is not None and binding.kind == "media":
             return binding.key
