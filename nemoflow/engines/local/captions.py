@@ -26,7 +26,7 @@ from ...errors import DraftError
 from ...media.captions import BURN, Cue, cues
 from ...media.escape import filter_value
 from ...media.timing import exact_rate
-from .text import _ASS_NAME, _font_option, ass_text, bundled_font, layout
+from .text import ASS_NAME, ass_text, bundled_font, font_option, layout
 from .textlayout import font_metrics
 
 CAPTION_SIZE = 0.055  # of the output height, when the caption sets no `size`
@@ -95,7 +95,7 @@ def _style(given: CaptionStyle, style: dict[str, Any], lay, fonts: Path, styles:
     """The ASS Style for a caption's look (one per distinct look, added to `styles`); its name."""
     font = "DejaVu Sans"
     if style.get("font"):
-        _font_option(style["font"], bold=False)  # text.py's refusals: a relative or missing font file
+        font_option(style["font"], bold=False)  # text.py's refusals: a relative or missing font file
         if style["font"].lower().endswith((".ttf", ".otf", ".ttc")):
             path = Path(style["font"])
             link = fonts / f"caption-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}{path.suffix.lower()}"
@@ -104,7 +104,7 @@ def _style(given: CaptionStyle, style: dict[str, Any], lay, fonts: Path, styles:
             font = font_metrics(path).family
         else:
             font = style["font"]
-        if not _ASS_NAME.match(font):
+        if not ASS_NAME.match(font):
             raise DraftError(f"the caption font name {font!r} has a character (, {{ }} \\ or a line break) that libass "
                              "cannot take in a font name; give the font's file instead")
     size = lay.lines[0].size if lay.lines else float(style["size"])

@@ -50,7 +50,7 @@ def bundled_font(bold: bool) -> Path:
     return resource_path("fonts/DejaVuSans-Bold.ttf" if bold else "fonts/DejaVuSans.ttf")
 
 
-def _font_option(font: str | None, bold: bool) -> str:
+def font_option(font: str | None, bold: bool) -> str:
     if not font:
         return "fontfile=" + filter_value(str(bundled_font(bold)))
     if font.lower().endswith((".ttf", ".otf", ".ttc")):
@@ -91,7 +91,7 @@ def drawtext(segment: dict[str, Any], height: int, *, text_file: Path | None = N
     x, y = _POSITIONS[style.get("at") or "center"]
     start, end = segment["st"] / 1000, (segment["st"] + segment["d"]) / 1000
     opts = [
-        _font_option(style.get("font"), bold=title),
+        font_option(style.get("font"), bold=title),
         "textfile=" + filter_value(str(text_file)) if text_file is not None else "text=" + filter_value(text),
         "expansion=none",
         f"fontsize={lavfi_number(size)}",
@@ -331,7 +331,7 @@ def text_notes(draft: Draft, width: int, height: int) -> list[str]:
 # a chosen place or wrap) is drawn by libass: one event per line, placed by `layout`, so a line's animation, its
 # band and its alignment are all known here.
 
-_ASS_NAME = re.compile(r"^[^,\r\n{}\\]+$")  # a family name that cannot break the ASS Style line
+ASS_NAME = re.compile(r"^[^,\r\n{}\\]+$")  # a family name that cannot break the ASS Style line
 
 
 def _libass(segment: dict[str, Any], lay: Layout, width: int, height: int, path: Path, work: Path, index: int) -> str:
@@ -347,7 +347,7 @@ def _libass(segment: dict[str, Any], lay: Layout, width: int, height: int, path:
                 (fonts / bundled_font(bold).name).symlink_to(bundled_font(bold))
     font, bold_face = "DejaVu Sans", True
     if style.get("font"):
-        _font_option(style["font"], bold=title)  # the same refusals as drawtext (relative or missing file)
+        font_option(style["font"], bold=title)  # the same refusals as drawtext (relative or missing file)
         if style["font"].lower().endswith((".ttf", ".otf", ".ttc")):
             path_in = Path(style["font"])
             with contextlib.suppress(FileExistsError):
@@ -355,7 +355,7 @@ def _libass(segment: dict[str, Any], lay: Layout, width: int, height: int, path:
             font, bold_face = font_metrics(path_in).family, False
         else:
             font, bold_face = style["font"], False
-        if not _ASS_NAME.match(font):
+        if not ASS_NAME.match(font):
             raise MediaError(f"the font name {font!r} has a character (, {{ }} \\ or a line break) that libass cannot "
                              "take in a font name; give the font's file instead")
     size = lay.lines[0].size if lay.lines else 1.0
